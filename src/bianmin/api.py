@@ -1,0 +1,47 @@
+"""The HTTP API under /api/v1/ (OpenAPI at /api/v1/docs). Each app contributes a router.
+
+Errors have one shape everywhere: {"code": "<stable_code>", "message": "<中文说明>", ...}.
+"""
+
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+
+from bianmin.core.errors import DomainError
+
+api = NinjaAPI(
+    title="便民 bianmin API",
+    version="1",
+    description="湛江市政务服务平台接口:事项目录、证明清单等。错误统一返回 {code, message}。",
+    urls_namespace="api-v1",
+)
+
+
+@api.exception_handler(DomainError)
+def _domain_error(request, exc: DomainError):
+    return api.create_response(request, exc.as_dict(), status=exc.status)
+
+
+@api.exception_handler(NinjaValidationError)
+def _validation_error(request, exc: NinjaValidationError):
+    details = []
+    for err in exc.errors:
+        loc = ".".join(str(x) for x in err.get("loc", []) if x not in ("query", "body", "path"))
+        details.append({"field": loc, "code": err.get("type", "invalid"), "message": f"参数 {loc} 无效"})
+    message = "请求参数无效:" + "、".join(d["field"] for d in details if d["field"]) if details else "请求参数无效"
+    return api.create_response(request, {"code": "invalid_request", "message": message, "details": details}, status=422)
+
+
+@api.exception_handler(AuthenticationError)
+def _auth_error(request, exc):
+    return api.create_response(request, {"code": "unauthenticated", "message": "请先登录"}, status=401)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, exc: HttpError):
+    return api.create_response(request, {"code": "http_error", "message": str(exc)}, status=exc.status_code)
+
+
+from bianmin.catalog.api import router as catalog_router  # noqa: E402
+
+api.add_router("/", catalog_router)

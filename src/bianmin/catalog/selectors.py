@@ -1,0 +1,150 @@
+"""Catalog reads shared by the public pages, the API and the console."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.core.paginator import Paginator
+from django.db.models import Prefetch, Q, QuerySet
+
+from bianmin.core.errors import ValidationError
+from bianmin.org.models import Department, Level
+
+from . import search
+from .models import Audience, ItemKind, Material, ServiceItem, Theme
+
+MAX_PAGE_SIZE = 100
+
+
+@dataclass
+class ItemFilters:
+    """The catalog's filters, validated: what the home page's form and the API's query string carry."""
+
+    q: str = ""
+    department: int | None = None
+    region: str = ""
+    level: str = ""
+    audience: str = ""
+    kind: str = ""
+    theme: str = ""
+    immediate: bool | None = None   # 马上办
+    online: bool | None = None      # 网上办 (online_level >= 3)
+    nearby: bool | None = None      # 就近办 (town or village hall)
+    one_visit: bool | None = None   # 一次办 (max_visits <= 1)
+    errors: list = field(default_factory=list)
+
+    @classmethod
+    def from_params(cls, params) -> "ItemFilters":
+        """Parse a QueryDict or dict; an invalid value raises a ValidationError naming the parameter."""
+        f = cls()
+        get = params.get
+        f.q = (get("q") or "").strip()[:search.MAX_QUERY]
+        dept = (get("department") or "").strip()
+        if dept:
+            if not dept.isdigit():
+                raise ValidationError(f"部门参数“{dept[:20]}”无效", code="invalid_filter", field="department")
+            f.department = int(dept)
+        for name, choices in (("level", Level.values), ("audience", [Audience.PERSON, Audience.LEGAL_PERSON]), ("kind", ItemKind.values)):
+            value = (get(name) or "").strip()
+            if value and value not in choices:
+                raise ValidationError(f"筛选条件 {name} 的取值“{value[:20]}”无效", code="invalid_filter", field=name)
+            setattr(f, name, value)
+        f.theme = (get("theme") or "").strip()[:40]
+        f.region = (get("region") or "").strip()[:12]
+        if f.region and not f.region.isdigit():
+            raise ValidationError(f"区划参数“{f.region}”无效", code="invalid_filter", field="region")
+        for name in ("immediate", "online", "nearby", "one_visit"):
+            value = (get(name) or "").strip().lower()
+            if value in ("1", "true", "on", "yes"):
+                setattr(f, name, True)
+            elif value in ("0", "false", "no"):
+                setattr(f, name, False)
+            elif value:
+                raise ValidationError(f"筛选条件 {name} 只能是 1 或 0", code="invalid_filter", field=name)
+        return f
+
+    def is_empty(self) -> bool:
+        return not any([self.q, self.department, self.region, self.level, self.audience, self.kind, self.theme,
+                        self.immediate is not None, self.online is not None, self.nearby is not None, self.one_visit is not None])
+
+
+def published_items() -> QuerySet[ServiceItem]:
+    return ServiceItem.objects.filter(status=ServiceItem.Status.PUBLISHED)
+
+
+def four_ways_q(immediate=None, online=None, nearby=None, one_visit=None) -> Q:
+    """The 四办 flags as query conditions; the one definition the KPIs and the filters share."""
+    q = Q()
+    if immediate is not None:
+        q &= Q(is_immediate=immediate)
+    if online is not None:
+        q &= Q(online_level__gte=3) if online else Q(online_level__lt=3)
+    if nearby is not None:
+        near = Q(nearby_levels__contains="town") | Q(nearby_levels__contains="village")
+        q &= near if nearby else ~near
+    if one_visit is not None:
+        q &= Q(max_visits__lte=1) if one_visit else Q(max_visits__gt=1)
+    return q
+
+
+def search_items(f: ItemFilters, qs: QuerySet[ServiceItem] | None = None) -> QuerySet[ServiceItem]:
+    qs = published_items() if qs is None else qs
+    if f.department:
+        qs = qs.filter(department_id=f.department)
+    if f.region:
+        qs = qs.filter(region_id__startswith=f.region) if len(f.region) < 6 else qs.filter(region_id=f.region)
+    if f.level:
+        qs = qs.filter(level=f.level)
+    if f.audience:
+        qs = qs.filter(audience__in=[f.audience, Audience.BOTH])
+    if f.kind:
+        qs = qs.filter(kind=f.kind)
+    if f.theme:
+        qs = qs.filter(themes__code=f.theme)
+    qs = qs.filter(four_ways_q(f.immediate, f.online, f.nearby, f.one_visit))
+    if f.q:
+        return search.apply(qs, f.q)
+    return qs.order_by("department_id", "id")
+
+
+def list_columns(qs: QuerySet[ServiceItem]) -> QuerySet[ServiceItem]:
+    """What a list row shows: the item with its department, in one query."""
+    return qs.select_related("department", "region").defer("legal_basis", "conditions", "route", "search_doc", "name_pinyin")
+
+
+def paginate(qs, page, page_size=20):
+    try:
+        page = int(page or 1)
+        page_size = int(page_size or 20)
+    except (TypeError, ValueError):
+        raise ValidationError("页码应为正整数", code="invalid_page", field="page")
+    if page < 1 or page_size < 1 or page_size > MAX_PAGE_SIZE:
+        raise ValidationError(f"页码应大于 0,每页条数应在 1 到 {MAX_PAGE_SIZE} 之间", code="invalid_page", field="page")
+    paginator = Paginator(qs, page_size)
+    if page > max(paginator.num_pages, 1):
+        page = max(paginator.num_pages, 1)
+    return paginator.page(page)
+
+
+def item_detail(code: str, *, include_unpublished: bool = False) -> ServiceItem | None:
+    qs = ServiceItem.objects.all() if include_unpublished else published_items()
+    return (
+        qs.select_related("department", "region", "origin_department")
+        .prefetch_related(
+            Prefetch("materials", queryset=Material.objects.select_related("proof")),
+            "halls", "themes", "proofs", "bundles",
+        )
+        .filter(code=code)
+        .first()
+    )
+
+
+def filter_options() -> dict:
+    """Everything the catalog's filter form offers, in few queries."""
+    return {
+        "departments": list(Department.objects.filter(items__status=ServiceItem.Status.PUBLISHED).distinct().order_by("region_id", "id").values("id", "name")),
+        "themes": list(Theme.objects.all().values("code", "name")),
+        "levels": Level.choices,
+        "kinds": ItemKind.choices,
+        "audiences": [(Audience.PERSON, "个人办事"), (Audience.LEGAL_PERSON, "法人办事")],
+    }

@@ -1,0 +1,392 @@
+"""Every write to the catalog. One function per business action, one transaction each.
+
+`save_item` is the single entry for creating and changing an item, whoever calls it (the
+console form, the Excel import, the demo loader): it validates the ten unified elements,
+writes the item, its materials and links, records an `ItemVersion` with a readable
+difference, refreshes the search index and appends to the audit log.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from bianmin.core import audit
+from bianmin.core.errors import NotFound, PermissionDenied, ValidationError
+from bianmin.org.models import Department, Hall, Level, Region, Role
+
+from . import search
+from .models import Audience, ItemKind, ItemVersion, Material, OnlineLevel, Proof, ServiceItem, Theme
+
+TEXT_FIELDS = ["name", "basic_code", "code", "legal_basis", "conditions", "route", "fees",
+               "result_name", "result_licence_type", "location", "hours", "phone", "supervision_phone"]
+REQUIRED_TEXT = {"name", "basic_code", "code", "legal_basis", "conditions", "route"}
+FIELD_LABELS = {f.name: str(f.verbose_name) for f in ServiceItem._meta.get_fields() if hasattr(f, "verbose_name")}
+FIELD_LABELS.update({"materials": "申请材料", "department": "实施主体", "region": "实施区划", "halls": "可申办大厅",
+                     "themes": "主题", "proofs": "所需证明", "origin_department": "原业务主管部门"})
+MATERIAL_FIELDS = ["name", "description", "form", "copies", "required", "pending_allowed",
+                   "commitment_allowed", "satisfied_by", "proof"]
+LEVELS = set(Level.values)
+CODE_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z\-_.]{2,79}$")
+
+
+def _errors() -> list[dict]:
+    return []
+
+
+def _add(errors, field, message, code="invalid"):
+    errors.append({"field": field, "code": code, "message": f"{FIELD_LABELS.get(field, field)}:{message}"})
+
+
+def _as_int(errors, data, field, lo=0, hi=32767, default=None):
+    value = data.get(field, default)
+    if value in (None, ""):
+        _add(errors, field, "不能为空", "required")
+        return None
+    try:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError
+        number = int(str(value).strip()) if not isinstance(value, (int, float)) else int(value)
+    except (TypeError, ValueError):
+        _add(errors, field, f"应为整数,收到“{value}”", "not_integer")
+        return None
+    if not lo <= number <= hi:
+        _add(errors, field, f"应在 {lo} 到 {hi} 之间", "out_of_range")
+        return None
+    return number
+
+
+def _as_bool(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in {"1", "true", "yes", "y", "是", "√", "on"}
+
+
+def _choice(errors, data, field, choices, labels=None):
+    value = data.get(field)
+    if value in (None, ""):
+        _add(errors, field, "不能为空", "required")
+        return None
+    value = str(value).strip()
+    if value in choices:
+        return value
+    if labels and value in labels:  # accept the Chinese label too (Excel users type 行政许可)
+        return labels[value]
+    _add(errors, field, f"“{value}”不是有效的取值", "invalid_choice")
+    return None
+
+
+def _nearby_levels(errors, value) -> str:
+    if isinstance(value, str):
+        parts = [p.strip() for p in re.split(r"[,,、\s]+", value) if p.strip()]
+    else:
+        parts = list(value or [])
+    labels = {label: code for code, label in Level.choices}
+    labels.update({"市级": "city", "县级": "county", "镇级": "town", "村级": "village", "镇(街道)级": "town", "村(社区)级": "village"})
+    out = []
+    for p in parts:
+        code = p if p in LEVELS else labels.get(p)
+        if not code:
+            _add(errors, "nearby_levels", f"“{p}”不是有效的层级(市级、县级、镇级、村级)", "invalid_choice")
+            continue
+        if code not in out:
+            out.append(code)
+    order = ["city", "county", "town", "village"]
+    return ",".join(sorted(out, key=order.index))
+
+
+def clean_item(data: dict[str, Any]) -> tuple[dict, list[dict], list[dict]]:
+    """Validate raw input into model values. Returns (values, materials, errors); no database writes."""
+    errors = _errors()
+    values: dict[str, Any] = {}
+    for field in TEXT_FIELDS:
+        raw = data.get(field)
+        text = "" if raw is None else str(raw).strip()
+        max_length = ServiceItem._meta.get_field(field).max_length
+        if field in REQUIRED_TEXT and not text:
+            _add(errors, field, "不能为空", "required")
+        elif max_length and len(text) > max_length:
+            _add(errors, field, f"不能超过 {max_length} 个字", "too_long")
+        values[field] = text
+    if values.get("code") and not CODE_RE.match(values["code"]):
+        _add(errors, "code", "只能包含字母、数字和 - _ .,长度 3 到 80", "invalid_code")
+    if values.get("fees") == "":
+        values["fees"] = "不收费"
+
+    kind_labels = {label: code for code, label in ItemKind.choices}
+    values["kind"] = _choice(errors, data, "kind", ItemKind.values, kind_labels)
+    aud_labels = {label: code for code, label in Audience.choices}
+    aud_labels.update({"自然人和法人": "both", "自然人、法人": "both"})
+    values["audience"] = _choice(errors, data, "audience", Audience.values, aud_labels)
+    level_labels = {label: code for code, label in Level.choices}
+    level_labels.update({"市级": "city", "县级": "county", "镇级": "town", "村级": "village"})
+    values["level"] = _choice(errors, data, "level", LEVELS, level_labels)
+
+    values["statutory_days"] = _as_int(errors, data, "statutory_days", 0, 3650)
+    values["promised_days"] = _as_int(errors, data, "promised_days", 0, 3650)
+    values["fee_fen"] = _as_int(errors, data, "fee_fen", 0, 10**9, default=0)
+    values["online_level"] = _as_int(errors, data, "online_level", 0, 4, default=OnlineLevel.APPLY)
+    values["max_visits"] = _as_int(errors, data, "max_visits", 0, 20, default=1)
+    values["is_immediate"] = _as_bool(data.get("is_immediate", False))
+    values["nearby_levels"] = _nearby_levels(errors, data.get("nearby_levels", ""))
+
+    sd, pd = values["statutory_days"], values["promised_days"]
+    if sd is not None and pd is not None and pd > sd:
+        _add(errors, "promised_days", f"承诺时限({pd} 个工作日)不能超过法定时限({sd} 个工作日)", "promised_exceeds_statutory")
+    if values["is_immediate"] and pd not in (None, 0):
+        _add(errors, "promised_days", "即办件当场办结,承诺时限应为 0", "immediate_with_wait")
+    if values["fee_fen"] and values.get("fees") == "不收费":
+        _add(errors, "fees", "收费金额大于 0 时须写明收费标准", "fees_missing")
+
+    materials = []
+    raw_materials = data.get("materials") or []
+    if not isinstance(raw_materials, list):
+        _add(errors, "materials", "格式不正确", "invalid")
+        raw_materials = []
+    for i, m in enumerate(raw_materials, start=1):
+        if not isinstance(m, dict):
+            _add(errors, "materials", f"第 {i} 项格式不正确", "invalid")
+            continue
+        name = str(m.get("name") or "").strip()
+        if not name:
+            _add(errors, "materials", f"第 {i} 项材料名称不能为空", "required")
+            continue
+        if len(name) > 200:
+            _add(errors, "materials", f"第 {i} 项材料名称不能超过 200 个字", "too_long")
+            continue
+        form = str(m.get("form") or Material.Form.ORIGINAL)
+        form_labels = {label: code for code, label in Material.Form.choices}
+        form = form_labels.get(form, form)
+        if form not in Material.Form.values:
+            _add(errors, "materials", f"第 {i} 项材料形式“{form}”无效", "invalid_choice")
+            continue
+        required = _as_bool(m.get("required", True))
+        pending = _as_bool(m.get("pending_allowed", False))
+        if pending and not required:
+            _add(errors, "materials", f"“{name}”:只有必要材料才能设为容缺后补", "pending_not_required")
+            continue
+        try:
+            copies = int(m.get("copies") or 1)
+        except (TypeError, ValueError):
+            _add(errors, "materials", f"“{name}”:份数应为整数", "not_integer")
+            continue
+        materials.append({
+            "name": name, "description": str(m.get("description") or "").strip()[:500], "form": form,
+            "copies": max(1, min(copies, 99)), "required": required, "pending_allowed": pending,
+            "commitment_allowed": _as_bool(m.get("commitment_allowed", False)),
+            "satisfied_by": str(m.get("satisfied_by") or "").strip()[:40],
+            "proof": m.get("proof"),
+        })
+    return values, materials, errors
+
+
+def _resolve_links(errors, data, values, materials):
+    """Turn department/region/hall/theme/proof references into objects; an unknown one is an error."""
+    dept = data.get("department")
+    if isinstance(dept, Department):
+        values["department"] = dept
+    elif dept in (None, ""):
+        _add(errors, "department", "不能为空", "required")
+    else:
+        found = Department.objects.filter(uscc=str(dept).strip()).first() or Department.objects.filter(name=str(dept).strip()).first()
+        if not found and str(dept).strip().isdigit():
+            found = Department.objects.filter(pk=int(dept)).first()
+        if not found:
+            _add(errors, "department", f"找不到部门“{dept}”", "unknown_department")
+        values["department"] = found
+
+    origin = data.get("origin_department")
+    values["origin_department"] = None
+    if isinstance(origin, Department):
+        values["origin_department"] = origin
+    elif origin not in (None, ""):
+        found = Department.objects.filter(uscc=str(origin).strip()).first() or Department.objects.filter(name=str(origin).strip()).first()
+        if not found:
+            _add(errors, "origin_department", f"找不到部门“{origin}”", "unknown_department")
+        values["origin_department"] = found
+
+    region = data.get("region")
+    if isinstance(region, Region):
+        values["region"] = region
+    elif region in (None, "") and values.get("department"):
+        values["region"] = values["department"].region
+    else:
+        values["region"] = Region.objects.filter(code=str(region).strip()).first()
+        if not values["region"]:
+            _add(errors, "region", f"找不到行政区划“{region}”", "unknown_region")
+
+    links = {}
+    hall_ids = data.get("halls") or []
+    halls = list(Hall.objects.filter(pk__in=[h for h in hall_ids if str(h).isdigit()]))
+    if len(halls) != len(set(map(str, hall_ids))):
+        _add(errors, "halls", "包含不存在的大厅", "unknown_hall")
+    links["halls"] = halls
+    theme_codes = [str(t).strip() for t in (data.get("themes") or []) if str(t).strip()]
+    themes = list(Theme.objects.filter(code__in=theme_codes))
+    unknown = set(theme_codes) - {t.code for t in themes}
+    if unknown:
+        _add(errors, "themes", f"未知主题:{'、'.join(sorted(unknown))}", "unknown_theme")
+    links["themes"] = themes
+
+    # T9: an item may only ask for a proof on the retained list.
+    proof_refs = list(data.get("proofs") or []) + [m["proof"] for m in materials if m.get("proof") not in (None, "")]
+    proofs_by_ref = {}
+    for ref in proof_refs:
+        key = str(ref.pk if isinstance(ref, Proof) else ref).strip()
+        if key in proofs_by_ref:
+            continue
+        proof = ref if isinstance(ref, Proof) else (
+            Proof.objects.filter(pk=int(key)).first() if key.isdigit() else Proof.objects.filter(name=key).first())
+        if proof is None or not proof.is_retained:
+            _add(errors, "proofs", f"“{ref}”不在保留证明事项清单内,不得要求申请人提供", "proof_not_retained")
+            continue
+        proofs_by_ref[key] = proof
+    for m in materials:
+        if m.get("proof") not in (None, ""):
+            m["proof"] = proofs_by_ref.get(str(m["proof"].pk if isinstance(m["proof"], Proof) else m["proof"]).strip())
+        else:
+            m["proof"] = None
+    links["proofs"] = list({p.pk: p for p in proofs_by_ref.values()}.values())
+    return links
+
+
+def _snapshot(item: ServiceItem) -> dict:
+    data = {f: getattr(item, f) for f in TEXT_FIELDS}
+    data.update({
+        "kind": item.kind, "audience": item.audience, "level": item.level,
+        "statutory_days": item.statutory_days, "promised_days": item.promised_days, "fee_fen": item.fee_fen,
+        "online_level": item.online_level, "max_visits": item.max_visits, "is_immediate": item.is_immediate,
+        "nearby_levels": item.nearby_levels, "status": item.status,
+        "department": item.department.name, "region": item.region_id,
+        "origin_department": item.origin_department.name if item.origin_department_id else "",
+        "halls": sorted(h.name for h in item.halls.all()),
+        "themes": sorted(t.name for t in item.themes.all()),
+        "proofs": sorted(p.name for p in item.proofs.all()),
+        "materials": [
+            {f: (m.proof.name if f == "proof" and m.proof_id else getattr(m, f) if f != "proof" else "") for f in MATERIAL_FIELDS}
+            for m in item.materials.all()
+        ],
+    })
+    return data
+
+
+def _diff(before: dict, after: dict) -> list[dict]:
+    out = []
+    for key in after:
+        if before.get(key) != after.get(key):
+            out.append({"field": key, "label": FIELD_LABELS.get(key, key), "old": before.get(key), "new": after.get(key)})
+    return out
+
+
+def check_can_edit(actor, department: Department | None) -> None:
+    """Catalog admins edit their own department's items; system admins edit any."""
+    if actor is None:  # system loaders (demo data, migrations)
+        return
+    if getattr(actor, "is_superuser", False):
+        return
+    staff = getattr(actor, "staff", None)
+    if staff is None or staff.role not in (Role.CATALOG_ADMIN, Role.ADMIN):
+        raise PermissionDenied("只有事项管理员可以维护事项", code="not_catalog_admin")
+    if staff.role != Role.ADMIN and department is not None and department.pk != staff.department_id:
+        raise PermissionDenied("只能维护本部门的事项", code="other_department")
+
+
+@transaction.atomic
+def save_item(data: dict[str, Any], *, actor=None, item: ServiceItem | None = None, reason: str = "",
+              action: str | None = None) -> ServiceItem:
+    """Create an item (as a draft unless data says status) or change one; record the version."""
+    values, materials, errors = clean_item(data)
+    links = _resolve_links(errors, data, values, materials)
+    if item is not None:
+        check_can_edit(actor, item.department)
+    check_can_edit(actor, values.get("department"))
+    if values.get("code"):
+        clash = ServiceItem.objects.filter(code=values["code"])
+        if item is not None:
+            clash = clash.exclude(pk=item.pk)
+        if clash.exists():
+            _add(errors, "code", f"实施编码“{values['code']}”已被其他事项使用", "duplicate_code")
+    if errors:
+        raise ValidationError(errors[0]["message"] if len(errors) == 1 else f"有 {len(errors)} 处需要修改:" + ";".join(e["message"] for e in errors[:3]),
+                              code="invalid_item", details=errors)
+
+    creating = item is None
+    before = {} if creating else _snapshot(item)
+    if creating:
+        item = ServiceItem(status=data.get("status") or ServiceItem.Status.DRAFT, version=0)
+        if item.status not in ServiceItem.Status.values:
+            item.status = ServiceItem.Status.DRAFT
+    for key, value in values.items():
+        setattr(item, key, value)
+    item.version += 1
+    if item.status == ServiceItem.Status.PUBLISHED and not item.published_at:
+        item.published_at = timezone.now()
+    item.save()
+    item.halls.set(links["halls"])
+    item.themes.set(links["themes"])
+    item.proofs.set(links["proofs"])
+    item.materials.all().delete()
+    Material.objects.bulk_create([Material(item=item, order=i, **m) for i, m in enumerate(materials)])
+    search.index_item(item)
+
+    after = _snapshot(item)
+    diff = _diff(before, after)
+    if not creating and not diff:  # nothing changed: no new version
+        item.version -= 1
+        ServiceItem.objects.filter(pk=item.pk).update(version=item.version)
+        return item
+    act = action or (ItemVersion.Action.CREATE if creating else ItemVersion.Action.UPDATE)
+    ItemVersion.objects.create(item=item, version=item.version, action=act, changed_by=_user(actor), reason=reason[:300], diff=diff, snapshot=after)
+    audit.record(f"catalog.item.{act}", actor=actor or "system", obj=item, data={"code": item.code, "version": item.version, "fields": [d["field"] for d in diff]})
+    return item
+
+
+def _user(actor):
+    return actor if getattr(actor, "pk", None) and hasattr(actor, "get_username") else None
+
+
+def _set_status(item: ServiceItem, status: str, action: str, actor, reason: str) -> ServiceItem:
+    check_can_edit(actor, item.department)
+    item = ServiceItem.objects.select_for_update().get(pk=item.pk)
+    if item.status == status:
+        return item
+    old = item.status
+    item.status = status
+    item.version += 1
+    if status == ServiceItem.Status.PUBLISHED:
+        item.published_at = timezone.now()
+    item.save(update_fields=["status", "version", "published_at", "updated_at"])
+    ItemVersion.objects.create(
+        item=item, version=item.version, action=action, changed_by=_user(actor), reason=reason[:300],
+        diff=[{"field": "status", "label": "状态", "old": old, "new": status}], snapshot=_snapshot(item),
+    )
+    audit.record(f"catalog.item.{action}", actor=actor or "system", obj=item, data={"code": item.code, "reason": reason})
+    search.index_item(item)
+    return item
+
+
+@transaction.atomic
+def publish_item(item: ServiceItem, *, actor=None, reason: str = "") -> ServiceItem:
+    if not item.materials.exists():
+        raise ValidationError("事项没有申请材料,不能发布", code="no_materials")
+    return _set_status(item, ServiceItem.Status.PUBLISHED, ItemVersion.Action.PUBLISH, actor, reason)
+
+
+@transaction.atomic
+def withdraw_item(item: ServiceItem, *, actor=None, reason: str = "") -> ServiceItem:
+    if not reason.strip():
+        raise ValidationError("撤回事项须说明原因", code="reason_required", field="reason")
+    return _set_status(item, ServiceItem.Status.WITHDRAWN, ItemVersion.Action.WITHDRAW, actor, reason)
+
+
+def get_item_by_code(code: str, *, published_only: bool = True) -> ServiceItem:
+    qs = ServiceItem.objects.all()
+    if published_only:
+        qs = qs.filter(status=ServiceItem.Status.PUBLISHED)
+    item = qs.select_related("department", "region", "origin_department").filter(code=code).first()
+    if item is None:
+        raise NotFound(f"找不到编码为“{code}”的事项", code="item_not_found")
+    return item

@@ -1,0 +1,155 @@
+"""The `bianmin` command: run the platform, load the demo, move the catalog in and out of Excel, check the audit log.
+
+    bianmin run [--host 127.0.0.1] [--port 8000]   migrate, load reference data, serve
+    bianmin demo                                     load Zhanjiang's reference data and demo accounts
+    bianmin import-catalog FILE.xlsx [--dry-run]     import items from Excel (all rows or none)
+    bianmin export-catalog FILE.xlsx                 export the catalog to Excel
+    bianmin audit verify                             check the audit log's hash chain
+    bianmin manage ARGS…                             any Django management command
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _setup(debug_default: bool = False) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bianmin.settings")
+    if debug_default:
+        os.environ.setdefault("DEBUG", "1")
+    import django
+
+    django.setup()
+
+
+def _migrate(verbosity: int = 0) -> None:
+    from django.conf import settings
+    from django.core.management import call_command
+
+    settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+    call_command("migrate", interactive=False, verbosity=verbosity)
+
+
+def cmd_run(args) -> int:
+    _setup(debug_default=True)
+    from django.core.management import call_command
+
+    _migrate()
+    from bianmin.demo import loader
+
+    report = loader.load_reference_data()
+    accounts = loader.ensure_demo_accounts()
+    print(report.summary())
+    url = f"http://{args.host}:{args.port}"
+    print(f"\n便民 bianmin 已启动: {url}/  (事项目录)")
+    print(f"工作人员登录: {url}/console/login/   管理后台: {url}/admin/")
+    print("演示账号(密码均为 " + loader.DEMO_PASSWORD + "):")
+    for username, label in accounts:
+        print(f"  {username:<16} {label}")
+    print("按 Ctrl+C 停止。\n", flush=True)
+    call_command("runserver", f"{args.host}:{args.port}", use_reloader=False, verbosity=0)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    _setup(debug_default=True)
+    _migrate()
+    from bianmin.demo import loader
+
+    print(loader.load_reference_data().summary())
+    for username, label in loader.ensure_demo_accounts():
+        print(f"  {username:<16} {label}")
+    return 0
+
+
+def cmd_import(args) -> int:
+    _setup()
+    from bianmin.catalog import excel
+    from bianmin.core.errors import DomainError
+
+    try:
+        with open(args.file, "rb") as fh:
+            result = excel.import_catalog(fh, actor=None, dry_run=args.dry_run)
+    except FileNotFoundError:
+        print(f"找不到文件:{args.file}", file=sys.stderr)
+        return 2
+    except DomainError as exc:
+        print(f"导入失败:{exc.message}", file=sys.stderr)
+        for d in exc.details:
+            print(f"  {d.get('row', '')} {d.get('message', '')}", file=sys.stderr)
+        return 1
+    print(result.summary())
+    return 0
+
+
+def cmd_export(args) -> int:
+    _setup()
+    from bianmin.catalog import excel
+
+    with open(args.file, "wb") as fh:
+        count = excel.export_catalog(fh)
+    print(f"已导出 {count} 个事项到 {args.file}")
+    return 0
+
+
+def cmd_audit_verify(args) -> int:
+    _setup()
+    from bianmin.core import audit
+
+    result = audit.verify()
+    if result.ok:
+        print(f"审计日志完整:已核验 {result.checked} 条记录。")
+        return 0
+    print(f"审计日志被篡改:第 {result.broken_id} 号记录 {result.reason}(此前 {result.checked} 条完好)。")
+    return 1
+
+
+def cmd_manage(args) -> int:
+    _setup()
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["bianmin manage", *args.rest])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bianmin", description="便民:湛江市政务服务平台")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="命令")
+
+    p = sub.add_parser("run", help="迁移数据库、载入参考数据并启动开发服务器")
+    p.add_argument("--host", default=os.environ.get("BIANMIN_HOST", "127.0.0.1"))
+    p.add_argument("--port", default=os.environ.get("BIANMIN_PORT", "8000"))
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="载入湛江参考数据(区划、部门、大厅、事项、证明清单)和演示账号")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("import-catalog", help="从 Excel 导入事项:任一行有误则整批不导入,并逐行报告错误")
+    p.add_argument("file", help=".xlsx 文件")
+    p.add_argument("--dry-run", action="store_true", help="只检查,不写入")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("export-catalog", help="把事项目录导出为 Excel")
+    p.add_argument("file", help="输出的 .xlsx 文件")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("audit", help="审计日志")
+    audit_sub = p.add_subparsers(dest="audit_command", required=True, metavar="子命令")
+    v = audit_sub.add_parser("verify", help="逐条核验审计日志的哈希链,报告第一处断点")
+    v.set_defaults(func=cmd_audit_verify)
+
+    p = sub.add_parser("manage", help="运行 Django 管理命令,例如 bianmin manage createsuperuser")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_manage)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

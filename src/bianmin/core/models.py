@@ -1,0 +1,56 @@
+from django.conf import settings
+from django.db import models
+
+
+class CalendarOverride(models.Model):
+    """A local exception to the State Council schedule: a city day off, or next year's schedule
+    entered before the chinese-calendar package knows it. Overrides win over the package."""
+
+    date = models.DateField("日期", unique=True)
+    is_workday = models.BooleanField("是否工作日")
+    reason = models.CharField("原因", max_length=200)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, verbose_name="录入人")
+    created_at = models.DateTimeField("录入时间", auto_now_add=True)
+
+    class Meta:
+        ordering = ["date"]
+        verbose_name = verbose_name_plural = "工作日调整"
+
+    def __str__(self):
+        return f"{self.date} {'上班' if self.is_workday else '休息'} {self.reason}"
+
+
+class AuditEntry(models.Model):
+    """Append-only, hash-chained log: each entry's hash covers its content and the previous hash,
+    so changing or deleting any row breaks the chain from there on (`bianmin audit verify`)."""
+
+    created_at = models.DateTimeField("时间", db_index=True)
+    actor = models.CharField("操作人", max_length=150, blank=True)
+    action = models.CharField("操作", max_length=80, db_index=True)
+    object_type = models.CharField("对象类型", max_length=80, blank=True)
+    object_id = models.CharField("对象", max_length=80, blank=True, db_index=True)
+    data = models.JSONField("内容", default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = verbose_name_plural = "审计日志"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise RuntimeError("审计日志只能追加,不能修改")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError("审计日志只能追加,不能删除")
+
+
+class Sequence(models.Model):
+    """Named counters for human-readable numbers (case numbers, licence serials), safe under concurrency."""
+
+    name = models.CharField(max_length=100, unique=True)
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "编号序列"

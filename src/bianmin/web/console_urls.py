@@ -1,0 +1,13 @@
+"""The staff console: login and the pages each role may use."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import console
+
+app_name = "console"
+urlpatterns = [
+    path("login/", auth_views.LoginView.as_view(template_name="web/console/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(next_page="/"), name="logout"),
+    path("", console.home, name="home"),
+]

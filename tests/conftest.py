@@ -1,0 +1,100 @@
+"""Shared fixtures: a small hand-built organisation and a factory for catalog items.
+
+Every test runs on the database DATABASE_URL names (SQLite by default, PostgreSQL in CI's second run).
+"""
+
+import itertools
+
+import pytest
+from django.contrib.auth.models import User
+
+from bianmin.catalog import services as catalog_services
+from bianmin.org.models import Department, Hall, Level, Region, Role, Staff
+from bianmin.core.identities import uscc_with_check
+
+_seq = itertools.count(1)
+
+
+@pytest.fixture
+def regions(db):
+    city = Region.objects.create(code="440800", name="湛江市", level=Level.CITY)
+    chikan = Region.objects.create(code="440802", name="赤坎区", level=Level.COUNTY, parent=city)
+    xiashan = Region.objects.create(code="440803", name="霞山区", level=Level.COUNTY, parent=city)
+    town = Region.objects.create(code="440802001", name="中华街道", level=Level.TOWN, parent=chikan)
+    return {"city": city, "chikan": chikan, "xiashan": xiashan, "town": town}
+
+
+def make_department(name, region, level=Level.CITY, kind=Department.Kind.DEPARTMENT):
+    n = next(_seq)
+    return Department.objects.create(name=name, short_name=name[-6:], uscc=uscc_with_check(f"1144080000{n:07d}"), region=region, level=level, kind=kind)
+
+
+@pytest.fixture
+def departments(regions):
+    return {
+        "market": make_department("湛江市市场监督管理局", regions["city"]),
+        "police": make_department("湛江市公安局", regions["city"]),
+        "chikan_civil": make_department("湛江市赤坎区民政局", regions["chikan"], Level.COUNTY),
+    }
+
+
+@pytest.fixture
+def halls(regions):
+    return {
+        "city": Hall.objects.create(name="湛江市政务服务中心", region=regions["city"], level=Level.CITY),
+        "town": Hall.objects.create(name="中华街道便民服务中心", region=regions["town"], level=Level.TOWN),
+    }
+
+
+def make_staff(username, department, role, **extra):
+    user = User.objects.create_user(username=username, password="Bianmin!2026")
+    return Staff.objects.create(user=user, name=username, department=department, role=role, **extra)
+
+
+@pytest.fixture
+def staff(departments):
+    return {
+        "market_admin": make_staff("market_admin", departments["market"], Role.CATALOG_ADMIN),
+        "police_admin": make_staff("police_admin", departments["police"], Role.CATALOG_ADMIN),
+        "market_clerk": make_staff("market_clerk", departments["market"], Role.CLERK),
+        "supervisor": make_staff("supervisor", departments["market"], Role.SUPERVISOR),
+        "admin": make_staff("sysadmin", departments["market"], Role.ADMIN),
+    }
+
+
+def item_data(department, **overrides):
+    """A valid item as save_item takes it; override any field."""
+    n = next(_seq)
+    data = {
+        "name": "食品经营许可证核发",
+        "basic_code": "11440800MB2C91",
+        "code": f"11440800MB2C91-440800000000-{n:03d}",
+        "kind": "licensing",
+        "legal_basis": "《中华人民共和国食品安全法》第三十五条",
+        "department": department,
+        "conditions": "申请人具有与经营的食品品种、数量相适应的经营场所。",
+        "route": "申请、受理、审查、决定、送达",
+        "statutory_days": 20,
+        "promised_days": 5,
+        "audience": "legal_person",
+        "level": department.level,
+        "online_level": 4,
+        "nearby_levels": "city,county",
+        "max_visits": 0,
+        "materials": [
+            {"name": "食品经营许可申请书", "form": "form"},
+            {"name": "营业执照", "satisfied_by": "yyzz"},
+            {"name": "食品安全管理制度文本", "required": True, "pending_allowed": True},
+        ],
+        "status": "published",
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def make_item(departments):
+    def _make(department=None, **overrides):
+        return catalog_services.save_item(item_data(department or departments["market"], **overrides))
+
+    return _make
