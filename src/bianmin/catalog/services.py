@@ -211,8 +211,9 @@ def _resolve_links(errors, data, values, materials):
     region = data.get("region")
     if isinstance(region, Region):
         values["region"] = region
-    elif region in (None, "") and values.get("department"):
-        values["region"] = values["department"].region
+    elif region in (None, ""):
+        # By default an item is implemented in its department's region; an unknown department is reported above.
+        values["region"] = values["department"].region if values.get("department") else None
     else:
         values["region"] = Region.objects.filter(code=str(region).strip()).first()
         if not values["region"]:

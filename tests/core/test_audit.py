@@ -1,0 +1,61 @@
+"""The audit log is append-only and hash-chained; tampering is caught by `bianmin audit verify`."""
+
+import pytest
+from django.db import connection
+
+from bianmin import cli
+from bianmin.core import audit
+from bianmin.core.models import AuditEntry
+
+
+def _append_three():
+    return [audit.record("test.action", actor="clerk1", object_type="case", object_id=i, data={"n": i, "文本": "受理"}) for i in range(3)]
+
+
+def test_entries_chain_to_each_other(db):
+    a, b, c = _append_three()
+    assert a.prev_hash == audit.GENESIS
+    assert b.prev_hash == a.hash and c.prev_hash == b.hash
+    assert audit.verify().ok and audit.verify().checked == 3
+
+
+def test_entries_cannot_be_changed_or_deleted_through_the_orm(db):
+    a, _, _ = _append_three()
+    a.action = "edited"
+    with pytest.raises(RuntimeError):
+        a.save()
+    with pytest.raises(RuntimeError):
+        a.delete()
+
+
+def test_tampered_content_is_caught(db, capsys):
+    _, b, _ = _append_three()
+    with connection.cursor() as cur:  # an attacker with database access edits a row behind the ORM
+        cur.execute("UPDATE core_auditentry SET actor = %s WHERE id = %s", ["someone-else", b.id])
+    result = audit.verify()
+    assert (result.ok, result.broken_id, result.checked) == (False, b.id, 1)
+    assert "被修改" in result.reason
+    assert cli.main(["audit", "verify"]) == 1
+    assert f"第 {b.id} 号记录" in capsys.readouterr().out
+
+
+def test_deleted_row_is_caught(db):
+    _, b, c = _append_three()
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM core_auditentry WHERE id = %s", [b.id])
+    result = audit.verify()
+    assert (result.ok, result.broken_id) == (False, c.id)
+    assert "链接断开" in result.reason
+
+
+def test_cli_reports_intact_log(db, capsys):
+    _append_three()
+    assert cli.main(["audit", "verify"]) == 0
+    assert "已核验 3 条记录" in capsys.readouterr().out
+
+
+def test_verify_walks_in_batches(db):
+    for i in range(12):
+        audit.record("x", data={"i": i})
+    assert audit.verify(batch=5).checked == 12
+    assert AuditEntry.objects.count() == 12
