@@ -142,9 +142,8 @@ class ServiceItem(models.Model):
     published_at = models.DateTimeField("发布时间", null=True, blank=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
 
-    # search index source, kept by services.save: jieba tokens, pinyin and initials
-    search_doc = models.TextField(blank=True, editable=False)
-    name_pinyin = models.CharField(max_length=600, blank=True, editable=False)
+    # The search index (FTS5 table on SQLite, tsvector column on PostgreSQL) lives outside the model:
+    # see catalog.search and migration 0002.
 
     class Meta:
         ordering = ["id"]

@@ -83,10 +83,7 @@ def documents(item) -> tuple[str, str]:
 
 def index_item(item) -> None:
     """Refresh one item's search document (called by the services in their transaction)."""
-    from .models import ServiceItem
-
     name_doc, body_doc = documents(item)
-    ServiceItem.objects.filter(pk=item.pk).update(search_doc=body_doc, name_pinyin=name_doc[:600])
     write_index([(item.pk, name_doc, body_doc)])
 
 
@@ -105,12 +102,14 @@ def write_index(rows: list[tuple[int, str, str]]) -> None:
             cur.executemany(f"INSERT INTO {FTS_TABLE}(rowid, name_doc, body_doc) VALUES (%s, %s, %s)", rows)
 
 
+# A one-character term matches whole tokens only: as a prefix it would match a large part of the
+# catalog (every pinyin starting with b) and tell the user nothing.
 def _sqlite_match(terms: list[str]) -> str:
-    return " AND ".join(f'"{t}"*' for t in terms)
+    return " AND ".join(f'"{t}"*' if len(t) > 1 else f'"{t}"' for t in terms)
 
 
 def _pg_tsquery(terms: list[str]) -> str:
-    return " & ".join(f"'{t}':*" for t in terms)
+    return " & ".join(f"'{t}':*" if len(t) > 1 else f"'{t}'" for t in terms)
 
 
 def apply(qs, q: str):
@@ -119,8 +118,8 @@ def apply(qs, q: str):
     from django.db.models import Q, Value
 
     if looks_like_code(q):
-        raw = q.strip()
-        by_code = qs.filter(Q(code__istartswith=raw) | Q(basic_code__istartswith=raw))
+        raw = q.strip().upper()  # codes are stored upper-case (services.clean_item)
+        by_code = qs.filter(Q(code__startswith=raw) | Q(basic_code__startswith=raw))
         if by_code.exists():  # a code is an exact identifier: no need for text matches
             return by_code.annotate(rank=Value(1.0)).order_by("code")
     terms = query_terms(q)
@@ -154,8 +153,9 @@ def create_index_sql(schema_editor) -> None:
     elif vendor == "postgresql":
         schema_editor.execute("ALTER TABLE catalog_serviceitem ADD COLUMN IF NOT EXISTS search_vector tsvector")
         schema_editor.execute("CREATE INDEX IF NOT EXISTS catalog_item_search_gin ON catalog_serviceitem USING gin (search_vector)")
-        schema_editor.execute("CREATE INDEX IF NOT EXISTS catalog_item_code_prefix ON catalog_serviceitem (upper(code::text) text_pattern_ops)")
-        schema_editor.execute("CREATE INDEX IF NOT EXISTS catalog_item_basic_code_prefix ON catalog_serviceitem (upper(basic_code::text) text_pattern_ops)")
+        # prefix search on codes (LIKE 'ABC%') whatever the database's collation
+        schema_editor.execute("CREATE INDEX IF NOT EXISTS catalog_item_code_prefix ON catalog_serviceitem (code text_pattern_ops)")
+        schema_editor.execute("CREATE INDEX IF NOT EXISTS catalog_item_basic_code_prefix ON catalog_serviceitem (basic_code text_pattern_ops)")
 
 
 def drop_index_sql(schema_editor) -> None:

@@ -111,6 +111,9 @@ def clean_item(data: dict[str, Any]) -> tuple[dict, list[dict], list[dict]]:
         elif max_length and len(text) > max_length:
             _add(errors, field, f"不能超过 {max_length} 个字", "too_long")
         values[field] = text
+    # Codes are identifiers: upper-case, so that search by code is one index look-up.
+    values["code"] = values["code"].upper()
+    values["basic_code"] = values["basic_code"].upper()
     if values.get("code") and not CODE_RE.match(values["code"]):
         _add(errors, "code", "只能包含字母、数字和 - _ .,长度 3 到 80", "invalid_code")
     if values.get("fees") == "":
@@ -183,6 +186,23 @@ def clean_item(data: dict[str, Any]) -> tuple[dict, list[dict], list[dict]]:
     return values, materials, errors
 
 
+def _find_department(errors, field, ref):
+    """A department by USCC, by exact name (refused when two regions share it), or by id."""
+    ref = str(ref).strip()
+    found = Department.objects.filter(uscc=ref.upper()).first()
+    if not found:
+        named = list(Department.objects.filter(name=ref)[:2])
+        if len(named) > 1:
+            _add(errors, field, f"有多个名为“{ref}”的部门,请改填其统一社会信用代码", "ambiguous_department")
+            return None
+        found = named[0] if named else None
+    if not found and ref.isdigit() and len(ref) < 18:
+        found = Department.objects.filter(pk=int(ref)).first()
+    if not found:
+        _add(errors, field, f"找不到部门“{ref}”", "unknown_department")
+    return found
+
+
 def _resolve_links(errors, data, values, materials):
     """Turn department/region/hall/theme/proof references into objects; an unknown one is an error."""
     dept = data.get("department")
@@ -191,22 +211,14 @@ def _resolve_links(errors, data, values, materials):
     elif dept in (None, ""):
         _add(errors, "department", "不能为空", "required")
     else:
-        found = Department.objects.filter(uscc=str(dept).strip()).first() or Department.objects.filter(name=str(dept).strip()).first()
-        if not found and str(dept).strip().isdigit():
-            found = Department.objects.filter(pk=int(dept)).first()
-        if not found:
-            _add(errors, "department", f"找不到部门“{dept}”", "unknown_department")
-        values["department"] = found
+        values["department"] = _find_department(errors, "department", dept)
 
     origin = data.get("origin_department")
     values["origin_department"] = None
     if isinstance(origin, Department):
         values["origin_department"] = origin
     elif origin not in (None, ""):
-        found = Department.objects.filter(uscc=str(origin).strip()).first() or Department.objects.filter(name=str(origin).strip()).first()
-        if not found:
-            _add(errors, "origin_department", f"找不到部门“{origin}”", "unknown_department")
-        values["origin_department"] = found
+        values["origin_department"] = _find_department(errors, "origin_department", origin)
 
     region = data.get("region")
     if isinstance(region, Region):

@@ -111,8 +111,6 @@ class Migration(migrations.Migration):
                 ('version', models.PositiveIntegerField(default=1, verbose_name='版本')),
                 ('published_at', models.DateTimeField(blank=True, null=True, verbose_name='发布时间')),
                 ('updated_at', models.DateTimeField(auto_now=True, verbose_name='更新时间')),
-                ('search_doc', models.TextField(blank=True, editable=False)),
-                ('name_pinyin', models.CharField(blank=True, editable=False, max_length=600)),
                 ('department', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='items', to='org.department', verbose_name='实施主体')),
                 ('halls', models.ManyToManyField(blank=True, related_name='items', to='org.hall', verbose_name='可申办大厅')),
                 ('origin_department', models.ForeignKey(blank=True, help_text='由行政审批局集中办理时,原来实施该事项的部门', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='transferred_items', to='org.department', verbose_name='原业务主管部门')),
