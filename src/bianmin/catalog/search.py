@@ -116,6 +116,7 @@ def apply(qs, q: str):
     """Restrict a ServiceItem queryset to items matching `q`, annotated with `rank` (higher is better)
     and ordered by it. A code-like query also matches implementation and basic codes by prefix."""
     from django.db.models import Q, Value
+    from django.db.models.functions import Length
 
     if looks_like_code(q):
         raw = q.strip().upper()  # codes are stored upper-case (services.clean_item)
@@ -135,13 +136,13 @@ def apply(qs, q: str):
         )
         order = ["-rank", "id"]
     else:
-        matched = qs.extra(
-            select={"rank": f"-bm25({FTS_TABLE}, 10.0, 1.0)"},
-            tables=[FTS_TABLE],
-            where=[f"{FTS_TABLE}.rowid = catalog_serviceitem.id", f"{FTS_TABLE} MATCH %s"],
-            params=[_sqlite_match(terms)],
-        )
-        order = ["-rank", "id"]
+        # SQLite: the FTS5 table answers two IN sub-queries, each run once (a join with bm25() ranking
+        # makes SQLite probe the index once per item: seconds at 50,000 items). Rank: the name matches
+        # first, shorter (more exact) names first among them.
+        match = _sqlite_match(terms)
+        in_fts = f"catalog_serviceitem.id IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s)"
+        matched = qs.extra(select={"rank": in_fts}, select_params=[f"name_doc : ({match})"], where=[in_fts], params=[match])
+        order = ["-rank", Length("name").asc(), "id"]
     return matched.order_by(*order)
 
 

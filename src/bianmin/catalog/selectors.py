@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.core.paginator import Page, Paginator
-from django.db import connection
 from django.db.models import Count, Prefetch, Q, QuerySet, Window
 
 from bianmin.core.errors import ValidationError
@@ -124,12 +123,7 @@ def paginate(qs, page, page_size=20) -> Page:
     if page < 1 or page_size < 1 or page_size > MAX_PAGE_SIZE:
         raise ValidationError(f"页码应大于 0,每页条数应在 1 到 {MAX_PAGE_SIZE} 之间", code="invalid_page", field="page")
     offset = (page - 1) * page_size
-    if connection.vendor == "postgresql":
-        rows = list(qs.annotate(_total=Window(Count("pk")))[offset:offset + page_size])
-    else:  # SQLite's FTS5 rank function cannot stand beside a window function
-        rows = list(qs[offset:offset + page_size])
-        if rows:
-            rows[0]._total = qs.count()
+    rows = list(qs.annotate(_total=Window(Count("pk")))[offset:offset + page_size])
     if rows:
         total = rows[0]._total
     else:
