@@ -137,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("audit", help="审计日志")
     audit_sub = p.add_subparsers(dest="audit_command", required=True, metavar="子命令")
-    v = audit_sub.add_parser("verify", help="逐条核验审计日志的哈希链,报告第一处断点")
+    v = audit_sub.add_parser("verify", help="逐条核验审计日志的哈希链,报告第一处断点",
+                             description="逐条核验审计日志的哈希链;完好时退出码为 0,发现篡改时报告第一处断点并以 1 退出。")
     v.set_defaults(func=cmd_audit_verify)
 
     p = sub.add_parser("manage", help="运行 Django 管理命令,例如 bianmin manage createsuperuser")
