@@ -15,6 +15,14 @@ from bianmin.core.identities import uscc_with_check
 _seq = itertools.count(1)
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache (Redis in CI's PostgreSQL run, memory otherwise)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def regions(db):
     city = Region.objects.create(code="440800", name="湛江市", level=Level.CITY)
