@@ -1,7 +1,7 @@
 """The staff console: login and the pages each role may use."""
 
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from . import console
 
@@ -10,4 +10,5 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="web/console/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="/"), name="logout"),
     path("", console.home, name="home"),
+    path("catalog/", include("bianmin.catalog.console_urls")),
 ]
