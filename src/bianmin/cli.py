@@ -76,7 +76,7 @@ def cmd_import(args) -> int:
         print(f"找不到文件:{args.file}", file=sys.stderr)
         return 2
     except DomainError as exc:
-        print(f"导入失败:{exc.message}", file=sys.stderr)
+        print(exc.message, file=sys.stderr)
         for d in exc.details:
             print(f"  {d.get('row', '')} {d.get('message', '')}", file=sys.stderr)
         return 1

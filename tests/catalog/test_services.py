@@ -124,3 +124,43 @@ def test_catalog_admin_edits_only_own_department(departments, staff):
     # a system admin may edit any department's item
     services.save_item(item_data(departments["market"], code=market_item.code, promised_days=1), item=market_item, actor=staff["admin"].user)
     assert ItemVersion.objects.filter(item=market_item).count() == 2
+
+
+def test_unchanged_save_writes_nothing(departments):
+    item = services.save_item(item_data(departments["market"]))
+    material_ids = list(item.materials.values_list("id", flat=True))
+    updated_at = ServiceItem.objects.get(pk=item.pk).updated_at
+    services.save_item(item_data(departments["market"], code=item.code), item=item)
+    assert list(item.materials.values_list("id", flat=True)) == material_ids
+    assert ServiceItem.objects.get(pk=item.pk).updated_at == updated_at
+
+
+def test_material_change_on_a_prefetched_item_is_recorded(departments):
+    item = services.save_item(item_data(departments["market"]))
+    item = ServiceItem.objects.prefetch_related("materials").get(pk=item.pk)
+    list(item.materials.all())  # the caller holds the old materials in its prefetch cache
+    item = services.save_item(item_data(departments["market"], code=item.code, materials=[{"name": "申请书"}]), item=item)
+    assert item.version == 2
+    assert item.versions.first().diff[0]["field"] == "materials"
+
+
+def test_published_item_needs_materials_even_on_create(departments):
+    with pytest.raises(ValidationError) as exc:
+        services.save_item(item_data(departments["market"], materials=[]))
+    assert exc.value.code == "no_materials"
+
+
+@pytest.mark.parametrize("bad", ["maybe", "2", "有"])
+def test_yes_no_values_must_be_yes_or_no(departments, bad):
+    with pytest.raises(ValidationError) as exc:
+        services.save_item(item_data(departments["market"], is_immediate=bad))
+    assert ("is_immediate", "not_boolean") in codes(exc)
+    with pytest.raises(ValidationError) as exc:
+        services.save_item(item_data(departments["market"], materials=[{"name": "申请书", "required": bad}]))
+    assert ("materials", "not_boolean") in codes(exc)
+
+
+def test_material_copies_out_of_range_is_an_error_not_a_clamp(departments):
+    with pytest.raises(ValidationError) as exc:
+        services.save_item(item_data(departments["market"], materials=[{"name": "照片", "copies": 500}]))
+    assert ("materials", "out_of_range") in codes(exc)

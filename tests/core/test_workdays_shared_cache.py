@@ -34,6 +34,11 @@ pytestmark = pytest.mark.skipif(not _redis_available(), reason=f"Redis is not ru
 def shared_cache(db):
     prefix = f"test-{uuid.uuid4().hex[:8]}"
     config = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": prefix}
+    from django.db import connection
+
+    # An earlier test's override save inside its (rolled-back) test transaction leaves the connection
+    # marked "overrides changed in this transaction"; a real transaction always ends and clears it.
+    setattr(connection, workdays._DIRTY, False)
     with override_settings(CACHES={"default": config}):
         workdays._snapshot = None
         yield RedisCache(REDIS_URL, {"KEY_PREFIX": prefix})  # the other process's own client

@@ -59,10 +59,20 @@ def _as_int(errors, data, field, lo=0, hi=32767, default=None):
     return number
 
 
-def _as_bool(value) -> bool:
+TRUE_WORDS = {"1", "true", "yes", "y", "是", "√", "on"}
+FALSE_WORDS = {"", "0", "false", "no", "n", "否", "×", "off", "none"}
+
+
+def _as_bool(errors, field, value, label="") -> bool:
+    """Yes/no from a form, JSON or an Excel cell; anything else is an error, never a silent no."""
     if isinstance(value, bool):
         return value
-    return str(value).strip().lower() in {"1", "true", "yes", "y", "是", "√", "on"}
+    word = str(value if value is not None else "").strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word not in FALSE_WORDS:
+        _add(errors, field, f"{label}应填“是”或“否”,收到“{str(value)[:20]}”", "not_boolean")
+    return False
 
 
 def _choice(errors, data, field, choices, labels=None):
@@ -133,7 +143,7 @@ def clean_item(data: dict[str, Any]) -> tuple[dict, list[dict], list[dict]]:
     values["fee_fen"] = _as_int(errors, data, "fee_fen", 0, 10**9, default=0)
     values["online_level"] = _as_int(errors, data, "online_level", 0, 4, default=OnlineLevel.APPLY)
     values["max_visits"] = _as_int(errors, data, "max_visits", 0, 20, default=1)
-    values["is_immediate"] = _as_bool(data.get("is_immediate", False))
+    values["is_immediate"] = _as_bool(errors, "is_immediate", data.get("is_immediate", False))
     values["nearby_levels"] = _nearby_levels(errors, data.get("nearby_levels", ""))
 
     sd, pd = values["statutory_days"], values["promised_days"]
@@ -166,21 +176,31 @@ def clean_item(data: dict[str, Any]) -> tuple[dict, list[dict], list[dict]]:
         if form not in Material.Form.values:
             _add(errors, "materials", f"第 {i} 项材料形式“{form}”无效", "invalid_choice")
             continue
-        required = _as_bool(m.get("required", True))
-        pending = _as_bool(m.get("pending_allowed", False))
+        required = _as_bool(errors, "materials", m.get("required", True), f"“{name}”的“必要”")
+        pending = _as_bool(errors, "materials", m.get("pending_allowed", False), f"“{name}”的“可容缺”")
+        commitment = _as_bool(errors, "materials", m.get("commitment_allowed", False), f"“{name}”的“可告知承诺”")
         if pending and not required:
             _add(errors, "materials", f"“{name}”:只有必要材料才能设为容缺后补", "pending_not_required")
             continue
+        copies = m.get("copies") or 1
         try:
-            copies = int(m.get("copies") or 1)
+            if isinstance(copies, bool) or (isinstance(copies, float) and not copies.is_integer()):
+                raise ValueError
+            copies = int(copies)
         except (TypeError, ValueError):
             _add(errors, "materials", f"“{name}”:份数应为整数", "not_integer")
             continue
+        if not 1 <= copies <= 99:
+            _add(errors, "materials", f"“{name}”:份数应在 1 到 99 之间", "out_of_range")
+            continue
+        description = str(m.get("description") or "").strip()
+        satisfied_by = str(m.get("satisfied_by") or "").strip()
+        if len(description) > 500 or len(satisfied_by) > 40:
+            _add(errors, "materials", f"“{name}”:说明不能超过 500 个字,证照类型代码不能超过 40 个字符", "too_long")
+            continue
         materials.append({
-            "name": name, "description": str(m.get("description") or "").strip()[:500], "form": form,
-            "copies": max(1, min(copies, 99)), "required": required, "pending_allowed": pending,
-            "commitment_allowed": _as_bool(m.get("commitment_allowed", False)),
-            "satisfied_by": str(m.get("satisfied_by") or "").strip()[:40],
+            "name": name, "description": description, "form": form, "copies": copies, "required": required,
+            "pending_allowed": pending, "commitment_allowed": commitment, "satisfied_by": satisfied_by,
             "proof": m.get("proof"),
         })
     return values, materials, errors
@@ -252,7 +272,8 @@ def _resolve_links(errors, data, values, materials):
         if key in proofs_by_ref:
             continue
         proof = ref if isinstance(ref, Proof) else (
-            Proof.objects.filter(pk=int(key)).first() if key.isdigit() else Proof.objects.filter(name=key).first())
+            Proof.objects.filter(pk=int(key)).first() if key.isdigit()
+            else Proof.objects.filter(name=key).order_by("-is_retained", "id").first())
         if proof is None or not proof.is_retained:
             _add(errors, "proofs", f"“{ref}”不在保留证明事项清单内,不得要求申请人提供", "proof_not_retained")
             continue
@@ -266,24 +287,35 @@ def _resolve_links(errors, data, values, materials):
     return links
 
 
-def _snapshot(item: ServiceItem) -> dict:
-    data = {f: getattr(item, f) for f in TEXT_FIELDS}
+def _shape(scalars: dict, department, origin, halls, themes, proofs, materials) -> dict:
+    """An item's version record: every field a person edits, links by name. Built the same way from
+    the stored item and from a proposed change, so that comparing the two says what changed."""
+    data = {f: scalars[f] for f in TEXT_FIELDS}
+    for f in ("kind", "audience", "level", "statutory_days", "promised_days", "fee_fen", "online_level",
+              "max_visits", "is_immediate", "nearby_levels", "status", "region"):
+        data[f] = scalars[f]
     data.update({
-        "kind": item.kind, "audience": item.audience, "level": item.level,
-        "statutory_days": item.statutory_days, "promised_days": item.promised_days, "fee_fen": item.fee_fen,
-        "online_level": item.online_level, "max_visits": item.max_visits, "is_immediate": item.is_immediate,
-        "nearby_levels": item.nearby_levels, "status": item.status,
-        "department": item.department.name, "region": item.region_id,
-        "origin_department": item.origin_department.name if item.origin_department_id else "",
-        "halls": sorted(h.name for h in item.halls.all()),
-        "themes": sorted(t.name for t in item.themes.all()),
-        "proofs": sorted(p.name for p in item.proofs.all()),
-        "materials": [
-            {f: (m.proof.name if f == "proof" and m.proof_id else getattr(m, f) if f != "proof" else "") for f in MATERIAL_FIELDS}
-            for m in item.materials.all()
-        ],
+        "department": department.name if department else "",
+        "origin_department": origin.name if origin else "",
+        "halls": sorted(h.name for h in halls),
+        "themes": sorted(t.name for t in themes),
+        "proofs": sorted(p.name for p in proofs),
+        "materials": [{f: (m[f].name if f == "proof" and m[f] else m[f] if f != "proof" else "") for f in MATERIAL_FIELDS}
+                      for m in materials],
     })
     return data
+
+
+def _snapshot(item: ServiceItem) -> dict:
+    """The stored item, read afresh (a prefetched copy of its materials may be stale)."""
+    scalars = {f: getattr(item, f) for f in TEXT_FIELDS}
+    scalars.update({f: getattr(item, f) for f in ("kind", "audience", "level", "statutory_days", "promised_days", "fee_fen",
+                                                  "online_level", "max_visits", "is_immediate", "nearby_levels", "status")})
+    scalars["region"] = item.region_id
+    materials = [{f: getattr(m, f) for f in MATERIAL_FIELDS}
+                 for m in Material.objects.filter(item=item).select_related("proof").order_by("order", "id")]
+    return _shape(scalars, item.department, item.origin_department, Hall.objects.filter(items=item),
+                  Theme.objects.filter(items=item), Proof.objects.filter(items=item), materials)
 
 
 def _diff(before: dict, after: dict) -> list[dict]:
@@ -327,11 +359,20 @@ def save_item(data: dict[str, Any], *, actor=None, item: ServiceItem | None = No
                               code="invalid_item", details=errors)
 
     creating = item is None
+    status = item.status if item else (data.get("status") or ServiceItem.Status.DRAFT)
+    if status not in ServiceItem.Status.values:
+        status = ServiceItem.Status.DRAFT
+    if status == ServiceItem.Status.PUBLISHED and not materials:
+        raise ValidationError("事项没有申请材料,不能发布", code="no_materials", field="materials")
     before = {} if creating else _snapshot(item)
+    after = _shape({**values, "status": status, "region": values["region"].pk}, values["department"],
+                   values["origin_department"], links["halls"], links["themes"], links["proofs"], materials)
+    diff = _diff(before, after)
+    if not creating and not diff:  # nothing changed: no write, no new version
+        return item
+
     if creating:
-        item = ServiceItem(status=data.get("status") or ServiceItem.Status.DRAFT, version=0)
-        if item.status not in ServiceItem.Status.values:
-            item.status = ServiceItem.Status.DRAFT
+        item = ServiceItem(status=status, version=0)
     for key, value in values.items():
         setattr(item, key, value)
     item.version += 1
@@ -341,16 +382,13 @@ def save_item(data: dict[str, Any], *, actor=None, item: ServiceItem | None = No
     item.halls.set(links["halls"])
     item.themes.set(links["themes"])
     item.proofs.set(links["proofs"])
-    item.materials.all().delete()
-    Material.objects.bulk_create([Material(item=item, order=i, **m) for i, m in enumerate(materials)])
+    if creating or before["materials"] != after["materials"]:
+        item.materials.all().delete()
+        Material.objects.bulk_create([Material(item=item, order=i, **m) for i, m in enumerate(materials)])
+    if hasattr(item, "_prefetched_objects_cache"):
+        item._prefetched_objects_cache.clear()
     search.index_item(item)
 
-    after = _snapshot(item)
-    diff = _diff(before, after)
-    if not creating and not diff:  # nothing changed: no new version
-        item.version -= 1
-        ServiceItem.objects.filter(pk=item.pk).update(version=item.version)
-        return item
     act = action or (ItemVersion.Action.CREATE if creating else ItemVersion.Action.UPDATE)
     ItemVersion.objects.create(item=item, version=item.version, action=act, changed_by=_user(actor), reason=reason[:300], diff=diff, snapshot=after)
     audit.record(f"catalog.item.{act}", actor=actor or "system", obj=item, data={"code": item.code, "version": item.version, "fields": [d["field"] for d in diff]})
