@@ -456,7 +456,7 @@ def test_cli_export_and_import(rich_catalog, tmp_path, capsys):
     wb.save(path)
     assert cli.main(["import-catalog", str(path)]) == 1
     err = capsys.readouterr().err
-    assert "导入失败:导入失败:共 1 行有误,未导入任何事项" in err
+    assert "导入失败:共 1 行有误,未导入任何事项" in err and "导入失败:导入失败" not in err
     assert "事项!第2行 承诺时限:承诺时限(99 个工作日)不能超过法定时限(20 个工作日)" in err
 
     garbage = tmp_path / "garbage.xlsx"
