@@ -106,3 +106,28 @@ def make_item(departments):
         return catalog_services.save_item(item_data(department or departments["market"], **overrides))
 
     return _make
+
+
+@pytest.fixture
+def people(departments, halls):
+    """The actors of a case: an applicant with an account, a clerk at a comprehensive window of the
+    city hall, a reviewer and an approver of the market regulator, and a reviewer of the police."""
+    from bianmin.cases import services as case_services
+    from bianmin.core.identities import resident_id_with_check
+    from bianmin.org.models import Window
+
+    window = Window.objects.create(hall=halls["city"], number="1", name="综合窗口", kind=Window.Kind.COMPREHENSIVE)
+    citizen_user = User.objects.create_user(username="citizen", password="Bianmin!2026")
+    citizen = case_services.register_applicant(kind="person", name="张三", id_number=resident_id_with_check("44080219900101123"),
+                                               phone="13800000000", user=citizen_user)
+    other_user = User.objects.create_user(username="other", password="Bianmin!2026")
+    other = case_services.register_applicant(kind="person", name="李四", id_number=resident_id_with_check("44080319850505002"), user=other_user)
+    market = departments["market"]
+    return {
+        "citizen": citizen, "citizen_user": citizen_user, "other": other, "other_user": other_user,
+        "clerk": make_staff("clerk", market, Role.CLERK, hall=halls["city"], window=window),
+        "reviewer": make_staff("reviewer", market, Role.REVIEWER),
+        "approver": make_staff("approver", market, Role.APPROVER, is_head=True),
+        "police_reviewer": make_staff("police_reviewer", departments["police"], Role.REVIEWER),
+        "window": window,
+    }

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "bianmin.core",
     "bianmin.org",
     "bianmin.catalog",
+    "bianmin.cases",
     "bianmin.web",
 ]
 

@@ -257,3 +257,24 @@ class ItemVersion(models.Model):
         ordering = ["item_id", "-version", "-id"]
         verbose_name = verbose_name_plural = "事项版本"
         constraints = [models.UniqueConstraint(fields=["item", "version"], name="item_version_unique")]
+
+
+class RouteStep(models.Model):
+    """A step of an item's review route (办理流程). Steps of the same stage run in parallel
+    (会签/并联审批); the case moves on when every task of a stage is done. The last stage is the
+    decision (role approver). An item without steps follows 审查 → 决定 in its own department."""
+
+    class StepRole(models.TextChoices):
+        REVIEWER = "reviewer", "审查"
+        APPROVER = "approver", "决定"
+
+    item = models.ForeignKey(ServiceItem, on_delete=models.CASCADE, related_name="route_steps", verbose_name="事项")
+    stage = models.PositiveSmallIntegerField("环节序号")
+    name = models.CharField("环节名称", max_length=60)
+    department = models.ForeignKey(Department, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                   verbose_name="办理部门", help_text="为空时由事项的实施主体办理")
+    role = models.CharField("办理角色", max_length=10, choices=StepRole.choices, default=StepRole.REVIEWER)
+
+    class Meta:
+        ordering = ["item_id", "stage", "id"]
+        verbose_name = verbose_name_plural = "办理环节"

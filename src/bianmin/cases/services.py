@@ -1,0 +1,717 @@
+"""Every state change of a case: one function per business action, one transaction each.
+
+Each action checks that the case's status allows it (`TRANSITIONS`), that the actor may do it,
+writes the change, a `CaseEvent` and an audit entry together, and tells the applicant (notify,
+after commit). An action that is not allowed raises a domain error and changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from bianmin.catalog.models import RouteStep, ServiceItem
+from bianmin.core import audit, workdays
+from bianmin.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from bianmin.core.models import Sequence
+from bianmin.org.models import Hall, Role, Staff, Window
+
+from . import clock, hooks
+from .models import (
+    Applicant, Case, CaseEvent, CaseMaterial, CaseStatus, Channel, ClockStop, Delivery, ReviewTask, StopKind,
+    SupervisionHandover, UploadedFile, Visit,
+)
+
+S = CaseStatus
+# action -> the statuses it may start from. The complete transition table; tests walk all of it.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "save_draft": (S.DRAFT,),
+    "submit": (S.DRAFT,),
+    "accept": (S.SUBMITTED,),
+    "accept_with_pending": (S.SUBMITTED,),
+    "handle_immediately": (S.SUBMITTED,),
+    "reject": (S.SUBMITTED,),
+    "request_supplement": (S.SUBMITTED, S.IN_REVIEW),
+    "submit_supplement": (S.SUPPLEMENT,),
+    "complete_task": (S.IN_REVIEW,),
+    "return_task": (S.IN_REVIEW,),
+    "suspend": (S.IN_REVIEW,),
+    "resume": (S.SUSPENDED,),
+    "extend": (S.IN_REVIEW, S.SUSPENDED),
+    "receive_pending": (S.IN_REVIEW, S.SUSPENDED, S.DECIDED),
+    "decide": (S.IN_REVIEW,),
+    "deliver": (S.DECIDED,),
+    "withdraw": (S.SUBMITTED, S.SUPPLEMENT, S.IN_REVIEW, S.SUSPENDED),
+    "record_visit": (S.SUBMITTED, S.SUPPLEMENT, S.IN_REVIEW, S.SUSPENDED, S.DECIDED, S.DELIVERED, S.REJECTED),
+}
+ACTION_LABELS = {
+    "save_draft": "保存草稿", "submit": "提交申请", "accept": "受理", "accept_with_pending": "容缺受理",
+    "handle_immediately": "即办", "reject": "不予受理", "request_supplement": "要求补正", "submit_supplement": "提交补正材料",
+    "complete_task": "完成审查", "return_task": "退回", "suspend": "启动特别程序", "resume": "恢复计时",
+    "extend": "延长时限", "receive_pending": "补齐容缺材料", "decide": "作出决定", "deliver": "送达",
+    "withdraw": "撤回申请", "record_visit": "登记跑动",
+}
+MAX_EXTENSION_DAYS = 10  # 《行政许可法》第四十二条: 经本行政机关负责人批准,可以延长十日
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def _now():
+    return timezone.now()
+
+
+def _check(case: Case, action: str) -> None:
+    if case.status not in TRANSITIONS[action]:
+        raise Conflict(f"办件当前状态为“{case.get_status_display()}”,不能{ACTION_LABELS[action]}", code="illegal_transition")
+
+
+def _lock(case: Case) -> Case:
+    """Re-read the case under a row lock: two clerks pressing the same button act once."""
+    return Case.objects.select_for_update().select_related("item", "applicant", "department").get(pk=case.pk)
+
+
+def _actor_label(actor) -> str:
+    staff = getattr(actor, "staff", None) if actor is not None else None
+    if staff is not None:
+        return f"{staff.name}({staff.department.short_name or staff.department.name})"
+    applicant = getattr(actor, "applicant", None) if actor is not None else None
+    if applicant is not None:
+        return f"申请人 {applicant.name}"
+    return getattr(actor, "username", "") or "系统"
+
+
+def _event(case: Case, kind: str, actor, from_status: str, message: str, **data) -> CaseEvent:
+    event = CaseEvent.objects.create(
+        case=case, at=_now(), kind=kind, from_status=from_status, to_status=case.status,
+        actor=actor if getattr(actor, "pk", None) else None, actor_label=_actor_label(actor), message=message[:500], data=data,
+    )
+    audit.record(f"case.{kind}", actor=actor or "system", obj=case,
+                 data={"number": case.number, "from": from_status, "to": case.status, **data})
+    hooks.after_event(case, event)
+    return event
+
+
+def _staff(actor, *roles) -> Staff:
+    staff = getattr(actor, "staff", None)
+    if staff is None or (roles and staff.role not in roles):
+        raise PermissionDenied("您的角色不能办理此操作", code="role_not_allowed")
+    return staff
+
+
+def _same_department(staff: Staff, department_id: int) -> None:
+    if staff.department_id != department_id:
+        raise NotFound("找不到该办件", code="case_not_found")  # do not reveal other departments' cases
+
+
+def _owner(case: Case, actor) -> None:
+    applicant = getattr(actor, "applicant", None)
+    if applicant is None or applicant.pk != case.applicant_id:
+        raise NotFound("找不到该办件", code="case_not_found")
+
+
+def can_accept(staff: Staff, case: Case) -> bool:
+    """A comprehensive window takes in every department's items (综合受理); a department window its own."""
+    if staff.role == Role.ADMIN:
+        return True
+    if staff.role != Role.CLERK:
+        return False
+    window = staff.window
+    if window is None or window.kind == Window.Kind.COMPREHENSIVE:
+        return True
+    return window.departments.filter(pk=case.department_id).exists()
+
+
+def _clerk_for(case: Case, actor) -> Staff:
+    staff = _staff(actor, Role.CLERK, Role.ADMIN)
+    if not can_accept(staff, case):
+        raise PermissionDenied("本窗口不受理该部门的事项", code="window_not_allowed")
+    return staff
+
+
+def next_case_number(region_code: str, day: date) -> str:
+    """4408xx-YYYYMMDD-NNNNNN: unique under concurrency (one atomic upsert per number)."""
+    name = f"case:{region_code}:{day:%Y%m%d}"
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {Sequence._meta.db_table} (name, value) VALUES (%s, 1) "
+            f"ON CONFLICT (name) DO UPDATE SET value = {Sequence._meta.db_table}.value + 1 RETURNING value",
+            [name],
+        )
+        value = cur.fetchone()[0]
+    return f"{region_code}-{day:%Y%m%d}-{value:06d}"
+
+
+def _stop_clock(case: Case, kind: str, reason: str, planned_days: int | None = None) -> None:
+    if case.accepted_on is None or case.stopped_on is not None:
+        return  # before acceptance the clock has not started; a running stop goes on
+    case.stopped_on = clock.today()
+    ClockStop.objects.create(case=case, kind=kind, reason=reason[:300], planned_days=planned_days, started_on=case.stopped_on)
+
+
+def _restart_clock(case: Case) -> None:
+    if case.stopped_on is None:
+        return
+    today = clock.today()
+    lost = max(0, workdays.workdays_between(case.stopped_on, today))
+    ClockStop.objects.filter(case=case, ended_on__isnull=True).update(ended_on=today, workdays=lost)
+    case.stopped_days += lost
+    case.stopped_on = None
+    clock.refresh(case)
+
+
+# ----------------------------------------------------------------------------- applicants
+
+@transaction.atomic
+def register_applicant(*, kind: str, name: str, id_number: str, phone: str = "", user=None, **extra) -> Applicant:
+    """Real-name registration: the ID number is validated by checksum; one record per person or company."""
+    from bianmin.core.identities import validate_resident_id, validate_uscc
+
+    if kind not in Applicant.Kind.values:
+        raise ValidationError("申请人类型无效", code="invalid_applicant_kind", field="kind")
+    id_number = validate_resident_id(id_number, "id_number") if kind == Applicant.Kind.PERSON else validate_uscc(id_number, "id_number")
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise ValidationError("请填写姓名或名称(不超过 100 个字)", code="name_required", field="name")
+    existing = Applicant.objects.filter(id_number=id_number).first()
+    if existing:
+        if existing.name != name:
+            raise ValidationError("证件号码与姓名(名称)不一致", code="identity_mismatch", field="name")
+        if user is not None and existing.user_id not in (None, user.pk):
+            raise Conflict("该证件号码已注册账号", code="identity_taken", field="id_number")
+        if user is not None and existing.user_id is None:
+            existing.user = user
+            existing.save(update_fields=["user"])
+        return existing
+    applicant = Applicant.objects.create(kind=kind, name=name, id_number=id_number, phone=phone.strip()[:20], user=user,
+                                         **{k: v for k, v in extra.items() if k in ("email", "address", "legal_representative")})
+    audit.record("applicant.register", actor=user or "system", obj=applicant, data={"kind": kind})
+    return applicant
+
+
+# ----------------------------------------------------------------------------- application
+
+def _published_item(item: ServiceItem) -> ServiceItem:
+    if item.status != ServiceItem.Status.PUBLISHED:
+        raise ValidationError("该事项未发布,暂不能申请", code="item_not_published")
+    return item
+
+
+def _check_audience(item: ServiceItem, applicant: Applicant) -> None:
+    if item.audience not in ("both", applicant.kind):
+        who = "自然人" if item.audience == "person" else "法人"
+        raise ValidationError(f"该事项仅面向{who}", code="audience_mismatch")
+
+
+def _set_materials(case: Case, provided: dict, actor, *, final: bool) -> None:
+    """provided: {material_id: {"files": [UploadedFile ids], "commitment": bool}}. On submission every
+    required material must be provided or, where the item allows it, replaced by a commitment."""
+    materials = list(case.item.materials.all())
+    known = {m.pk for m in materials}
+    unknown = [k for k in provided if k not in known]
+    if unknown:
+        raise ValidationError("提交了不属于该事项的材料", code="unknown_material", field="materials")
+    missing = []
+    rows = []
+    for m in materials:
+        given = provided.get(m.pk) or {}
+        file_ids = list(given.get("files") or [])
+        files = list(UploadedFile.objects.filter(pk__in=file_ids, owner=case.applicant))
+        if len(files) != len(set(file_ids)):
+            raise NotFound("找不到上传的文件", code="file_not_found", field="materials")
+        if files:
+            state = CaseMaterial.State.PROVIDED
+        elif given.get("commitment") and m.commitment_allowed:
+            state = CaseMaterial.State.COMMITMENT
+        elif given.get("commitment"):
+            raise ValidationError(f"“{m.name}”不适用告知承诺", code="commitment_not_allowed", field="materials")
+        elif given.get("at_window"):
+            state = CaseMaterial.State.PROVIDED  # a clerk checked the paper original
+        elif m.required:
+            state = CaseMaterial.State.MISSING
+            missing.append(m.name)
+        else:
+            state = CaseMaterial.State.NOT_NEEDED
+        rows.append((m, state, files))
+    if final and missing:
+        raise ValidationError("以下必要材料尚未提交:" + "、".join(missing), code="materials_missing", field="materials",
+                              details=[{"field": "materials", "code": "missing", "message": name} for name in missing])
+    case.materials.all().delete()
+    for i, (m, state, files) in enumerate(rows):
+        cm = CaseMaterial.objects.create(case=case, material=m, name=m.name, state=state, order=i)
+        if files:
+            UploadedFile.objects.filter(pk__in=[f.pk for f in files]).update(case_material=cm)
+    case.commitment = any(state == CaseMaterial.State.COMMITMENT for _, state, _ in rows)
+
+
+@transaction.atomic
+def save_draft(applicant: Applicant, item: ServiceItem, *, actor, form_data: dict | None = None,
+               materials: dict | None = None, case: Case | None = None) -> Case:
+    _published_item(item)
+    _check_audience(item, applicant)
+    if case is None:
+        case = Case.objects.create(item=item, item_version=item.version, department=item.department, applicant=applicant,
+                                   status=S.DRAFT, channel=Channel.ONLINE)
+        _event(case, "draft_saved", actor, "", "保存草稿")
+    else:
+        case = _lock(case)
+        _owner(case, actor)
+        _check(case, "save_draft")
+    case.form_data = form_data or {}
+    case.save(update_fields=["form_data", "commitment"])
+    _set_materials(case, materials or {}, actor, final=False)
+    case.save(update_fields=["commitment"])
+    return case
+
+
+@transaction.atomic
+def submit_application(applicant: Applicant, item: ServiceItem, *, actor, channel: str = Channel.ONLINE,
+                       form_data: dict | None = None, materials: dict | None = None, idempotency_key: str | None = None,
+                       draft: Case | None = None, hall: Hall | None = None, window: Window | None = None) -> Case:
+    """Submit an application: online (items with online_level >= 3), or registered by a clerk at a window.
+    The same idempotency key from the same applicant returns the first case instead of a second one."""
+    if idempotency_key:
+        idempotency_key = str(idempotency_key)[:64]
+        existing = Case.objects.filter(applicant=applicant, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+    if channel not in Channel.values:
+        raise ValidationError("申请渠道无效", code="invalid_channel", field="channel")
+    _published_item(item)
+    _check_audience(item, applicant)
+    if channel == Channel.ONLINE and not item.is_online:
+        raise ValidationError("该事项暂不支持网上申办,请到窗口办理", code="item_not_online")
+    if draft is not None:
+        case = _lock(draft)
+        _owner(case, actor)
+        _check(case, "submit")
+    else:
+        case = Case(item=item, item_version=item.version, department=item.department, applicant=applicant, status=S.DRAFT)
+    case.channel = channel
+    case.hall, case.window = hall, window
+    case.form_data = form_data if form_data is not None else case.form_data
+    case.idempotency_key = idempotency_key
+    case.submitted_at = _now()
+    case.number = next_case_number(item.region.county_code, clock.today())
+    case.status = S.SUBMITTED
+    case.save()
+    _set_materials(case, materials or {}, actor, final=True)
+    case.save(update_fields=["commitment"])
+    _event(case, "submitted", actor, S.DRAFT, f"通过{case.get_channel_display()}提交申请")
+    return case
+
+
+# ----------------------------------------------------------------------------- acceptance (综合受理)
+
+def _start_review(case: Case, staff: Staff) -> None:
+    case.status = S.IN_REVIEW
+    case.accepted_at = _now()
+    case.accepted_on = clock.today()
+    if staff.hall_id and not case.hall_id:
+        case.hall_id = staff.hall_id
+    if staff.window_id and not case.window_id:
+        case.window_id = staff.window_id
+    clock.refresh(case)
+    _open_stage(case, first_stage(case.item))
+
+
+def route(item: ServiceItem) -> list[RouteStep]:
+    steps = list(item.route_steps.all())
+    if steps:
+        return steps
+    return [RouteStep(item=item, stage=1, name="审查", role=RouteStep.StepRole.REVIEWER),
+            RouteStep(item=item, stage=2, name="决定", role=RouteStep.StepRole.APPROVER)]
+
+
+def first_stage(item: ServiceItem) -> int:
+    return min(s.stage for s in route(item))
+
+
+def _open_stage(case: Case, stage: int) -> None:
+    ReviewTask.objects.bulk_create([
+        ReviewTask(case=case, stage=s.stage, name=s.name, department_id=s.department_id or case.department_id, role=s.role)
+        for s in route(case.item) if s.stage == stage
+    ])
+
+
+@transaction.atomic
+def accept_case(case: Case, *, actor, pending_material_ids=()) -> Case:
+    """受理. With pending_material_ids: 容缺受理 — accepted now, those secondary materials later."""
+    case = _lock(case)
+    action = "accept_with_pending" if pending_material_ids else "accept"
+    _check(case, action)
+    staff = _clerk_for(case, actor)
+    if pending_material_ids:
+        if hooks.is_blacklisted(case.applicant):
+            raise PermissionDenied("申请人被列入失信名单,不适用容缺受理", code="blacklisted")
+        pending = list(case.materials.filter(pk__in=pending_material_ids).select_related("material"))
+        if len(pending) != len(set(pending_material_ids)):
+            raise ValidationError("容缺材料不属于该办件", code="unknown_material", field="pending")
+        refused = [cm.name for cm in pending if not (cm.material and cm.material.pending_allowed)]
+        if refused:
+            raise ValidationError("以下材料不能容缺后补:" + "、".join(refused), code="pending_not_allowed", field="pending")
+        CaseMaterial.objects.filter(pk__in=[cm.pk for cm in pending]).update(state=CaseMaterial.State.PENDING)
+    still_missing = list(case.materials.filter(state=CaseMaterial.State.MISSING).values_list("name", flat=True))
+    if still_missing:
+        raise ValidationError("材料不齐,请要求补正或容缺受理:" + "、".join(still_missing), code="materials_missing")
+    _start_review(case, staff)
+    case.save()
+    msg = "容缺受理,待补材料:" + "、".join(cm.name for cm in pending) if pending_material_ids else "已受理"
+    _event(case, "accepted", actor, S.SUBMITTED, msg, pending=[cm.name for cm in pending] if pending_material_ids else [])
+    return case
+
+
+@transaction.atomic
+def reject_case(case: Case, *, actor, reason: str) -> Case:
+    case = _lock(case)
+    _check(case, "reject")
+    _clerk_for(case, actor)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("不予受理须说明理由", code="reason_required", field="reason")
+    case.status = S.REJECTED
+    case.rejection_reason = reason[:2000]
+    case.closed_at = _now()
+    case.save()
+    _event(case, "rejected", actor, S.SUBMITTED, f"不予受理:{reason[:200]}")
+    return case
+
+
+@transaction.atomic
+def request_supplement(case: Case, *, actor, missing_ids, note: str = "") -> Case:
+    """补正: tell the applicant, once and completely, what is missing; the clock stops."""
+    case = _lock(case)
+    _check(case, "request_supplement")
+    before = case.status
+    if before == S.SUBMITTED:
+        _clerk_for(case, actor)
+        if case.supplement_requests >= 1:
+            raise Conflict("已一次性告知补正内容,不得再次要求补正", code="supplement_already_requested")
+        case.supplement_requests += 1
+    else:
+        staff = _staff(actor, Role.REVIEWER, Role.APPROVER)
+        _same_department(staff, case.department_id)
+        if case.stops.filter(kind=StopKind.SUPPLEMENT).exists():
+            raise Conflict("审查阶段已一次性告知补正内容,不得再次要求补正", code="supplement_already_requested")
+    rows = list(case.materials.filter(pk__in=list(missing_ids or [])))
+    if not rows or len(rows) != len(set(missing_ids)):
+        raise ValidationError("请勾选需要补正的全部材料", code="supplement_materials_required", field="missing")
+    CaseMaterial.objects.filter(pk__in=[r.pk for r in rows]).update(state=CaseMaterial.State.MISSING, note=note[:300])
+    case.resume_status = before
+    case.status = S.SUPPLEMENT
+    _stop_clock(case, StopKind.SUPPLEMENT, note or "补正材料")
+    case.save()
+    _event(case, "supplement_requested", actor, before, "一次性告知补正:" + "、".join(r.name for r in rows), materials=[r.name for r in rows], note=note)
+    return case
+
+
+@transaction.atomic
+def submit_supplement(case: Case, *, actor, files: dict) -> Case:
+    """files: {case_material_id: [UploadedFile ids]} for every material marked missing (or at_window by a clerk)."""
+    case = _lock(case)
+    _check(case, "submit_supplement")
+    at_window = getattr(actor, "staff", None) is not None  # only a clerk can vouch for a paper original
+    if at_window:
+        _clerk_for(case, actor)
+    else:
+        _owner(case, actor)
+    missing = list(case.materials.filter(state=CaseMaterial.State.MISSING))
+    not_given = [cm.name for cm in missing if not files.get(cm.pk)]
+    if not_given:
+        raise ValidationError("以下补正材料尚未提交:" + "、".join(not_given), code="materials_missing", field="files")
+    for cm in missing:
+        given = list(files[cm.pk])
+        ids = [i for i in given if isinstance(i, int) and not isinstance(i, bool)]
+        if len(ids) != len(given) and not (at_window and set(given) - set(ids) == {"at_window"}):
+            raise ValidationError(f"“{cm.name}”须上传文件", code="file_required", field="files")
+        if ids:
+            found = UploadedFile.objects.filter(pk__in=ids, owner=case.applicant).update(case_material=cm)
+            if found != len(set(ids)):
+                raise NotFound("找不到上传的文件", code="file_not_found", field="files")
+        cm.state = CaseMaterial.State.PROVIDED
+        cm.save(update_fields=["state"])
+    case.status = case.resume_status or S.SUBMITTED
+    case.resume_status = ""
+    _restart_clock(case)
+    case.save()
+    _event(case, "supplement_received", actor, S.SUPPLEMENT, "补正材料已提交")
+    return case
+
+
+@transaction.atomic
+def receive_pending_material(case: Case, *, actor, case_material_id: int, file_ids=()) -> Case:
+    """容缺后补: the pending material arrives."""
+    case = _lock(case)
+    _check(case, "receive_pending")
+    if getattr(actor, "staff", None) is None:
+        _owner(case, actor)
+    cm = case.materials.filter(pk=case_material_id, state=CaseMaterial.State.PENDING).first()
+    if cm is None:
+        raise NotFound("该材料不是待补的容缺材料", code="not_pending")
+    if file_ids:
+        UploadedFile.objects.filter(pk__in=list(file_ids), owner=case.applicant).update(case_material=cm)
+    cm.state = CaseMaterial.State.PROVIDED
+    cm.save(update_fields=["state"])
+    _event(case, "pending_received", actor, case.status, f"容缺材料“{cm.name}”已补齐")
+    return case
+
+
+@transaction.atomic
+def handle_immediately(case: Case, *, actor, approved: bool = True, reasons: str = "") -> Case:
+    """即办件 (马上办): accepted, decided and handed over at the window in one step."""
+    case = _lock(case)
+    _check(case, "handle_immediately")
+    staff = _clerk_for(case, actor)
+    if not case.item.is_immediate:
+        raise ValidationError("该事项不是即办件,请按承诺件受理", code="not_immediate")
+    if case.materials.filter(state=CaseMaterial.State.MISSING).exists():
+        raise ValidationError("材料不齐,不能当场办结", code="materials_missing")
+    case.status = S.IN_REVIEW
+    case.accepted_at = _now()
+    case.accepted_on = clock.today()
+    case.hall_id = case.hall_id or staff.hall_id
+    case.window_id = case.window_id or staff.window_id
+    clock.refresh(case)
+    _finish_decision(case, approved, reasons or ("符合条件,当场办结" if approved else "不符合条件"))
+    case.save()
+    _event(case, "accepted", actor, S.SUBMITTED, "即办件,当场受理")
+    _event(case, "decided", actor, S.IN_REVIEW, "当场办结:" + ("准予" if approved else "不予"), approved=approved)
+    hall = Hall.objects.filter(pk=case.hall_id).first()
+    _deliver(case, actor, staff, Delivery.Method.WINDOW, hall=hall)
+    return case
+
+
+# ----------------------------------------------------------------------------- review (分类审批)
+
+def _task_for(task: ReviewTask, actor) -> tuple[ReviewTask, Staff]:
+    staff = _staff(actor, Role.REVIEWER, Role.APPROVER)
+    task = ReviewTask.objects.select_for_update().select_related("case").filter(pk=task.pk).first()
+    if task is None or task.department_id != staff.department_id:
+        raise NotFound("找不到该审查任务", code="task_not_found")
+    if task.role != staff.role:
+        raise PermissionDenied("该环节须由“" + ("审查" if task.role == "reviewer" else "决定") + "”岗位办理", code="role_not_allowed")
+    if task.state != ReviewTask.State.ACTIVE:
+        raise Conflict("该任务已办理", code="task_not_active")
+    return task, staff
+
+
+@transaction.atomic
+def complete_task(task: ReviewTask, *, actor, opinion: str) -> ReviewTask:
+    """A review step is done. When every task of the stage is done, the next stage opens."""
+    case = _lock(task.case)
+    _check(case, "complete_task")
+    task, staff = _task_for(task, actor)
+    if task.role == RouteStep.StepRole.APPROVER:
+        raise ValidationError("决定环节请作出准予或不予的决定", code="use_decide")
+    opinion = (opinion or "").strip()
+    if not opinion:
+        raise ValidationError("请填写审查意见", code="opinion_required", field="opinion")
+    task.state, task.assignee, task.opinion, task.done_at = ReviewTask.State.DONE, staff, opinion[:2000], _now()
+    task.save()
+    still_open = case.tasks.filter(stage=task.stage, state=ReviewTask.State.ACTIVE).exists()
+    if not still_open:
+        later = sorted({s.stage for s in route(case.item) if s.stage > task.stage})
+        if later:
+            _open_stage(case, later[0])
+    _event(case, "task_completed", actor, case.status, f"{task.name}:{opinion[:200]}", task=task.pk, stage=task.stage)
+    return task
+
+
+@transaction.atomic
+def return_task(task: ReviewTask, *, actor, reason: str) -> ReviewTask:
+    """退回: the stage's open tasks are withdrawn and the previous stage works again."""
+    case = _lock(task.case)
+    _check(case, "return_task")
+    task, staff = _task_for(task, actor)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("退回须说明理由", code="reason_required", field="reason")
+    earlier = sorted({s.stage for s in route(case.item) if s.stage < task.stage})
+    if not earlier:
+        raise Conflict("这是第一个环节,不能再退回", code="first_stage")
+    case.tasks.filter(stage=task.stage, state=ReviewTask.State.ACTIVE).exclude(pk=task.pk).update(state=ReviewTask.State.CANCELLED)
+    task.state, task.assignee, task.opinion, task.done_at = ReviewTask.State.RETURNED, staff, reason[:2000], _now()
+    task.save()
+    _open_stage(case, earlier[-1])
+    _event(case, "returned", actor, case.status, f"{task.name}退回:{reason[:200]}", task=task.pk, stage=task.stage)
+    return task
+
+
+def _department_staff(case: Case, actor, *roles) -> Staff:
+    staff = _staff(actor, *roles)
+    _same_department(staff, case.department_id)
+    return staff
+
+
+@transaction.atomic
+def suspend_case(case: Case, *, actor, kind: str, reason: str, planned_days: int) -> Case:
+    """特别程序 (hearing, site inspection, testing, expert review): the clock stops."""
+    case = _lock(case)
+    _check(case, "suspend")
+    _department_staff(case, actor, Role.REVIEWER, Role.APPROVER)
+    if kind not in StopKind.values or kind == StopKind.SUPPLEMENT:
+        raise ValidationError("特别程序类型无效", code="invalid_stop_kind", field="kind")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("启动特别程序须说明原因", code="reason_required", field="reason")
+    if not isinstance(planned_days, int) or not 1 <= planned_days <= 365:
+        raise ValidationError("计划时长应为 1 到 365 个工作日", code="invalid_planned_days", field="planned_days")
+    case.status = S.SUSPENDED
+    _stop_clock(case, kind, reason, planned_days)
+    case.save()
+    _event(case, "suspended", actor, S.IN_REVIEW, f"{StopKind(kind).label}:{reason[:200]}(计划 {planned_days} 个工作日)",
+           kind=kind, planned_days=planned_days)
+    return case
+
+
+@transaction.atomic
+def resume_case(case: Case, *, actor) -> Case:
+    case = _lock(case)
+    _check(case, "resume")
+    _department_staff(case, actor, Role.REVIEWER, Role.APPROVER)
+    case.status = S.IN_REVIEW
+    _restart_clock(case)
+    case.save()
+    _event(case, "resumed", actor, S.SUSPENDED, "特别程序结束,恢复计时")
+    return case
+
+
+@transaction.atomic
+def extend_deadline(case: Case, *, actor, days: int, reason: str) -> Case:
+    """延长: approved by the department's approver or head, with a reason, up to 10 working days in all."""
+    case = _lock(case)
+    _check(case, "extend")
+    staff = _department_staff(case, actor, Role.APPROVER, Role.REVIEWER)
+    if staff.role != Role.APPROVER and not staff.is_head:
+        raise PermissionDenied("延长办理时限须经部门负责人批准", code="head_required")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("延长时限须说明理由", code="reason_required", field="reason")
+    if not isinstance(days, int) or days < 1 or case.extension_days + days > MAX_EXTENSION_DAYS:
+        raise ValidationError(f"延长总计不得超过 {MAX_EXTENSION_DAYS} 个工作日(已延长 {case.extension_days} 个)",
+                              code="extension_too_long", field="days")
+    case.extension_days += days
+    clock.refresh(case)
+    case.save()
+    _event(case, "extended", actor, case.status, f"延长 {days} 个工作日:{reason[:200]}", days=days)
+    return case
+
+
+# ----------------------------------------------------------------------------- decision and delivery
+
+def _finish_decision(case: Case, approved: bool, reasons: str) -> None:
+    case.status = S.DECIDED
+    case.approved = approved
+    case.decision_text = reasons[:4000]
+    case.decided_at = _now()
+    case.decided_on = clock.today()
+    case.tasks.filter(state=ReviewTask.State.ACTIVE).update(state=ReviewTask.State.DONE, done_at=case.decided_at)
+    if approved:
+        SupervisionHandover.objects.get_or_create(case=case, defaults={"department": hooks.supervising_department(case), "pushed_at": case.decided_at})
+        hooks.on_approved(case)
+
+
+@transaction.atomic
+def decide_case(case: Case, *, actor, approved: bool, reasons: str) -> Case:
+    """办结: the approver of the last stage approves or denies, with reasons."""
+    case = _lock(case)
+    _check(case, "decide")
+    staff = _department_staff(case, actor, Role.APPROVER)
+    open_tasks = list(case.tasks.filter(state=ReviewTask.State.ACTIVE))
+    if not open_tasks or any(t.role != RouteStep.StepRole.APPROVER for t in open_tasks):
+        raise Conflict("审查环节尚未完成,不能作出决定", code="review_not_finished")
+    if not any(t.department_id == staff.department_id for t in open_tasks):
+        raise NotFound("找不到该办件", code="case_not_found")
+    reasons = (reasons or "").strip()
+    if not reasons:
+        raise ValidationError("请写明决定理由", code="reason_required", field="reasons")
+    if not approved and len(reasons) < 10:
+        raise ValidationError("不予许可须写明具体理由和依据(至少 10 个字)", code="reason_too_short", field="reasons")
+    ReviewTask.objects.filter(pk__in=[t.pk for t in open_tasks if t.department_id == staff.department_id]).update(assignee=staff, opinion=reasons[:2000])
+    _finish_decision(case, bool(approved), reasons)
+    case.save()
+    _event(case, "decided", actor, S.IN_REVIEW, ("准予:" if approved else "不予:") + reasons[:200], approved=bool(approved))
+    return case
+
+
+def _deliver(case: Case, actor, staff: Staff | None, method: str, *, address="", tracking_number="", hall=None) -> Delivery:
+    delivery = Delivery.objects.create(case=case, method=method, address=address, tracking_number=tracking_number, hall=hall,
+                                       delivered_at=_now(), delivered_by=staff)
+    case.status = S.DELIVERED
+    case.closed_at = delivery.delivered_at
+    case.save()
+    label = Delivery.Method(method).label
+    _event(case, "delivered", actor, S.DECIDED, f"{label}" + (f",快递单号 {tracking_number}" if tracking_number else ""), method=method)
+    return delivery
+
+
+@transaction.atomic
+def deliver_result(case: Case, *, actor, method: str, address: str = "", tracking_number: str = "") -> Delivery:
+    """统一出件: at a window, by express (address and tracking number), or electronically."""
+    case = _lock(case)
+    _check(case, "deliver")
+    staff = _staff(actor, Role.CLERK, Role.REVIEWER, Role.APPROVER, Role.ADMIN)
+    if staff.role != Role.CLERK and staff.role != Role.ADMIN:
+        _same_department(staff, case.department_id)
+    if method not in Delivery.Method.values:
+        raise ValidationError("送达方式无效", code="invalid_delivery_method", field="method")
+    address, tracking_number = (address or "").strip(), (tracking_number or "").strip()
+    if method == Delivery.Method.EXPRESS and (not address or not tracking_number):
+        raise ValidationError("邮寄送达须填写地址和快递单号", code="express_details_required", field="address")
+    if case.materials.filter(state=CaseMaterial.State.PENDING).exists() and case.approved:
+        raise Conflict("容缺材料尚未补齐,暂不能出证", code="pending_materials")
+    hall = Hall.objects.filter(pk=staff.hall_id).first() if method == Delivery.Method.WINDOW else None
+    return _deliver(case, actor, staff, method, address=address[:200], tracking_number=tracking_number[:40], hall=hall)
+
+
+@transaction.atomic
+def withdraw_case(case: Case, *, actor, reason: str = "") -> Case:
+    case = _lock(case)
+    _owner(case, actor)
+    _check(case, "withdraw")
+    before = case.status
+    case.status = S.WITHDRAWN
+    case.closed_at = _now()
+    if case.stopped_on:
+        _restart_clock(case)
+    case.save()
+    case.tasks.filter(state=ReviewTask.State.ACTIVE).update(state=ReviewTask.State.CANCELLED)
+    _event(case, "withdrawn", actor, before, "申请人撤回申请" + (f":{reason.strip()[:200]}" if reason and reason.strip() else ""))
+    return case
+
+
+@transaction.atomic
+def record_visit(case: Case, *, actor, purpose: str, hall: Hall | None = None) -> Visit:
+    """跑动: every in-person visit of the applicant; beyond the item's promise the case is flagged."""
+    case = _lock(case)
+    _check(case, "record_visit")
+    staff = _staff(actor, Role.CLERK, Role.REVIEWER, Role.APPROVER, Role.ADMIN)
+    hall = hall or (Hall.objects.filter(pk=staff.hall_id).first() if staff.hall_id else None)
+    if hall is None:
+        raise ValidationError("请选择到访的大厅", code="hall_required", field="hall")
+    purpose = (purpose or "").strip()
+    if not purpose:
+        raise ValidationError("请填写到访事由", code="purpose_required", field="purpose")
+    visit = Visit.objects.create(case=case, hall=hall, purpose=purpose[:200], at=_now(), recorded_by=staff)
+    case.visit_count += 1
+    case.save(update_fields=["visit_count"])
+    flag = case.visit_count > case.item.max_visits
+    _event(case, "visit", actor, case.status, f"到{hall.name}:{purpose[:100]}" + ("(超过承诺跑动次数)" if flag else ""),
+           visit=visit.pk, exceeded=flag)
+    return visit
+
+
+@transaction.atomic
+def claim_handover(handover: SupervisionHandover, *, actor, feedback: str = "") -> SupervisionHandover:
+    """谁审批谁监管: the supervising department claims the result and may feed back."""
+    staff = _staff(actor)
+    handover = SupervisionHandover.objects.select_for_update().select_related("case").get(pk=handover.pk)
+    if handover.department_id != staff.department_id:
+        raise NotFound("找不到该推送", code="handover_not_found")
+    if handover.claimed_at is not None:
+        raise Conflict("该结果已被认领", code="already_claimed")
+    handover.claimed_at, handover.claimed_by, handover.feedback = _now(), staff, (feedback or "").strip()[:2000]
+    handover.save()
+    _event(handover.case, "handover_claimed", actor, handover.case.status, f"{staff.department.name}认领审批结果")
+    return handover

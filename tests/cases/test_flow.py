@@ -1,0 +1,184 @@
+"""A case's whole life through the services, with the clock worked out by hand."""
+
+from datetime import date
+
+import pytest
+
+from bianmin.cases import clock, services
+from bianmin.cases.models import CaseMaterial, CaseStatus, ReviewTask
+from bianmin.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
+
+
+@pytest.fixture
+def item(make_item):
+    return make_item(audience="both", statutory_days=20, promised_days=5)
+
+
+def materials_of(item, **extra):
+    """Every material of the item given at the window, unless overridden."""
+    return {m.pk: {"at_window": True} for m in item.materials.all()} | extra
+
+
+def submit(people, item, **kw):
+    return services.submit_application(people["citizen"], item, actor=people["citizen_user"],
+                                       materials=kw.pop("materials", materials_of(item)), **kw)
+
+
+def test_full_life_online(people, item, monkeypatch):
+    monkeypatch.setattr(clock, "today", lambda: date(2026, 9, 28))  # Monday
+    case = submit(people, item)
+    assert case.status == CaseStatus.SUBMITTED
+    assert case.number.startswith("440800-20260928-")
+    case = services.accept_case(case, actor=people["clerk"].user)
+    # 5 working days from Mon 2026-09-28: 9-29 (1), 9-30 (2), National Day 10-01…10-07, 10-08 (3), 10-09 (4),
+    # Sat 10-10 is a make-up working day (5).
+    assert case.promised_deadline == date(2026, 10, 10)
+    task = case.tasks.get()
+    assert (task.name, task.role, task.department_id) == ("审查", "reviewer", item.department_id)
+    services.complete_task(task, actor=people["reviewer"].user, opinion="材料齐全,符合条件")
+    approve_task = case.tasks.get(state=ReviewTask.State.ACTIVE)
+    assert approve_task.role == "approver"
+    case = services.decide_case(case, actor=people["approver"].user, approved=True, reasons="符合《食品安全法》规定的条件")
+    assert case.status == CaseStatus.DECIDED and case.approved
+    assert case.handover.department == item.department
+    services.deliver_result(case, actor=people["clerk"].user, method="express", address="湛江市赤坎区中山一路1号", tracking_number="SF123")
+    case.refresh_from_db()
+    assert case.status == CaseStatus.DELIVERED
+    kinds = list(case.events.values_list("kind", flat=True))
+    assert kinds == ["submitted", "accepted", "task_completed", "decided", "delivered"]
+    assert clock.clock(case).state == clock.State.FINISHED
+
+
+def test_supplement_stops_the_clock(people, item, monkeypatch):
+    today = [date(2026, 11, 2)]  # Monday
+    monkeypatch.setattr(clock, "today", lambda: today[0])
+    case = services.accept_case(submit(people, item), actor=people["clerk"].user)
+    assert case.promised_deadline == date(2026, 11, 9)  # Tue 3 … Fri 6 (4), Mon 9 (5)
+    today[0] = date(2026, 11, 4)
+    licence = case.materials.get(name="营业执照")
+    case = services.request_supplement(case, actor=people["reviewer"].user, missing_ids=[licence.pk], note="营业执照已过期")
+    assert case.status == CaseStatus.SUPPLEMENT
+    c = clock.clock(case)
+    assert c.state == clock.State.PAUSED and c.remaining == 3  # 11-05, 11-06, 11-09 left when it stopped
+    today[0] = date(2026, 11, 6)  # supplement arrives Friday: Thu 5 and Fri 6 do not count
+    case = services.submit_supplement(case, actor=people["clerk"].user, files={licence.pk: ["at_window"]})
+    assert case.status == CaseStatus.IN_REVIEW
+    assert case.stopped_days == 2
+    assert case.promised_deadline == date(2026, 11, 11)  # 5 + 2 working days from Mon 11-02
+    with pytest.raises(Conflict):
+        services.request_supplement(case, actor=people["reviewer"].user, missing_ids=[licence.pk])
+
+
+def test_applicant_cannot_mark_a_supplement_as_given_without_a_file(people, item):
+    case = submit(people, item)
+    m = case.materials.first()
+    case = services.request_supplement(case, actor=people["clerk"].user, missing_ids=[m.pk])
+    for bad in (["at_window"], [999999], []):
+        with pytest.raises((ValidationError, NotFound)):
+            services.submit_supplement(case, actor=people["citizen_user"], files={m.pk: bad})
+    case.refresh_from_db()
+    assert case.status == CaseStatus.SUPPLEMENT
+
+
+def test_window_supplement_is_told_once(people, item):
+    case = submit(people, item)
+    m = case.materials.first()
+    services.request_supplement(case, actor=people["clerk"].user, missing_ids=[m.pk])
+    case.refresh_from_db()
+    services.submit_supplement(case, actor=people["clerk"].user, files={m.pk: ["at_window"]})
+    case.refresh_from_db()
+    with pytest.raises(Conflict) as exc:
+        services.request_supplement(case, actor=people["clerk"].user, missing_ids=[m.pk])
+    assert exc.value.code == "supplement_already_requested"
+
+
+def test_accept_with_pending_only_for_marked_materials(people, item):
+    case = submit(people, item)
+    pending = case.materials.get(name="食品安全管理制度文本")  # pending_allowed in the fixture
+    not_allowed = case.materials.get(name="营业执照")
+    with pytest.raises(ValidationError) as exc:
+        services.accept_case(case, actor=people["clerk"].user, pending_material_ids=[not_allowed.pk])
+    assert exc.value.code == "pending_not_allowed"
+    case = services.accept_case(case, actor=people["clerk"].user, pending_material_ids=[pending.pk])
+    assert case.materials.get(pk=pending.pk).state == CaseMaterial.State.PENDING
+
+
+def test_immediate_item_in_one_step(people, make_item):
+    item = make_item(name="个体工商户名称自主申报", is_immediate=True, promised_days=0, audience="both")
+    case = services.handle_immediately(submit(people, item, channel="window"), actor=people["clerk"].user)
+    assert case.status == CaseStatus.DELIVERED
+    assert case.accepted_on == case.decided_on
+    assert [e.kind for e in case.events.all()] == ["submitted", "accepted", "decided", "delivered"]
+
+
+def test_parallel_review_waits_for_every_department(people, item, departments):
+    from bianmin.catalog.models import RouteStep
+
+    RouteStep.objects.create(item=item, stage=1, name="市场监管审查", role="reviewer")
+    RouteStep.objects.create(item=item, stage=1, name="公安会签", role="reviewer", department=departments["police"])
+    RouteStep.objects.create(item=item, stage=2, name="决定", role="approver")
+    case = services.accept_case(submit(people, item), actor=people["clerk"].user)
+    market_task, police_task = case.tasks.order_by("id")
+    services.complete_task(market_task, actor=people["reviewer"].user, opinion="同意")
+    assert not case.tasks.filter(role="approver").exists()  # police has not signed yet
+    with pytest.raises(NotFound):  # a reviewer cannot act on another department's task
+        services.complete_task(police_task, actor=people["reviewer"].user, opinion="同意")
+    services.complete_task(police_task, actor=people["police_reviewer"].user, opinion="同意")
+    assert case.tasks.filter(role="approver", state="active").count() == 1
+
+
+def test_return_to_previous_stage(people, item):
+    case = services.accept_case(submit(people, item), actor=people["clerk"].user)
+    with pytest.raises(Conflict):
+        services.return_task(case.tasks.get(), actor=people["reviewer"].user, reason="首环节")
+    services.complete_task(case.tasks.get(), actor=people["reviewer"].user, opinion="同意")
+    approve = case.tasks.get(state="active")
+    with pytest.raises(ValidationError):
+        services.complete_task(approve, actor=people["approver"].user, opinion="同意")
+    services.return_task(approve, actor=people["approver"].user, reason="现场核查记录缺页")
+    assert list(case.tasks.filter(state="active").values_list("role", flat=True)) == ["reviewer"]
+
+
+def test_illegal_transitions_change_nothing(people, item):
+    case = submit(people, item)
+    with pytest.raises(Conflict) as exc:
+        services.decide_case(case, actor=people["approver"].user, approved=True, reasons="同意")
+    assert exc.value.code == "illegal_transition"
+    case.refresh_from_db()
+    assert case.status == CaseStatus.SUBMITTED and case.events.count() == 1
+
+
+def test_only_the_owner_withdraws(people, item):
+    case = submit(people, item)
+    with pytest.raises(NotFound):
+        services.withdraw_case(case, actor=people["other_user"], reason="x")
+    case = services.withdraw_case(case, actor=people["citizen_user"], reason="不需要了")
+    assert case.status == CaseStatus.WITHDRAWN
+
+
+def test_idempotent_submission(people, item):
+    a = submit(people, item, idempotency_key="k-1")
+    b = submit(people, item, idempotency_key="k-1")
+    assert a.pk == b.pk
+
+
+def test_visits_flag_beyond_promise(people, make_item):
+    item = make_item(max_visits=1, audience="both")
+    case = submit(people, item)
+    services.record_visit(case, actor=people["clerk"].user, purpose="提交材料")
+    case.refresh_from_db()
+    assert not case.visits_exceeded
+    services.record_visit(case, actor=people["clerk"].user, purpose="补交材料")
+    case.refresh_from_db()
+    assert case.visits_exceeded
+
+
+def test_extension_limited_to_ten_days(people, item):
+    case = services.accept_case(submit(people, item), actor=people["clerk"].user)
+    with pytest.raises(PermissionDenied):
+        services.extend_deadline(case, actor=people["reviewer"].user, days=5, reason="需要专家论证")
+    before = case.promised_deadline
+    case = services.extend_deadline(case, actor=people["approver"].user, days=5, reason="需要补充调查")
+    assert case.promised_deadline > before
+    with pytest.raises(ValidationError):
+        services.extend_deadline(case, actor=people["approver"].user, days=6, reason="再延长")
