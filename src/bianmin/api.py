@@ -44,4 +44,7 @@ def _http_error(request, exc: HttpError):
 
 from bianmin.catalog.api import router as catalog_router  # noqa: E402
 
+from bianmin.cases.api import router as cases_router  # noqa: E402
+
 api.add_router("/", catalog_router)
+api.add_router("/", cases_router)
