@@ -7,6 +7,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("console/", include("bianmin.web.console_urls")),
+    path("", include("bianmin.cases.public_urls")),
     path("", include("bianmin.catalog.urls")),
     path("", include("bianmin.web.urls")),
 ]

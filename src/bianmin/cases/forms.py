@@ -1,0 +1,133 @@
+"""Forms of the applicant's pages. They parse what the browser sends; the rules (ID checksums, who may
+apply for what, which materials are needed) are the services'. Only input shape is checked here:
+passwords typed twice alike, a mobile number's form, lengths."""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+from django.contrib.auth.password_validation import validate_password
+
+from bianmin.core.identities import normalise
+
+from .models import Applicant
+
+MOBILE = re.compile(r"^1[3-9]\d{9}$")
+
+
+class AccessibleForm(forms.Form):
+    """Fields with errors point at their messages (aria-describedby) as well as at their help text."""
+
+    def add_error(self, field, error):
+        super().add_error(field, error)
+        for name in self.errors:
+            if name in self.fields:
+                bound = self[name]
+                ids = [f"{bound.auto_id}_error"] + ([f"{bound.auto_id}_helptext"] if self.fields[name].help_text else [])
+                self.fields[name].widget.attrs["aria-describedby"] = " ".join(ids)
+
+
+def _text(label, max_length, required=True, help_text="", **attrs):
+    return forms.CharField(label=label, max_length=max_length, required=required, strip=True, help_text=help_text,
+                           widget=forms.TextInput(attrs=attrs),
+                           error_messages={"required": f"请填写{label}", "max_length": f"{label}不能超过 {max_length} 个字"})
+
+
+def _clean_mobile(value: str) -> str:
+    value = normalise(value)
+    if value.startswith("+86"):
+        value = value[3:]
+    if not MOBILE.fullmatch(value):
+        raise forms.ValidationError("请填写 11 位手机号码,例如 13800000000")
+    return value
+
+
+class RegisterForm(AccessibleForm):
+    kind = forms.ChoiceField(label="注册类型", choices=Applicant.Kind.choices, initial=Applicant.Kind.PERSON,
+                             widget=forms.HiddenInput, error_messages={"invalid_choice": "注册类型无效"})
+    name = _text("姓名", 100, help_text="与居民身份证上的姓名一致", autocomplete="name")
+    id_number = _text("居民身份证号码", 30, help_text="18 位,最后一位可以是 X;注册后用它登录", autocomplete="username", inputmode="text", spellcheck="false", autocapitalize="characters")
+    legal_representative = _text("法定代表人", 40, required=False)
+    phone = _text("手机号码", 20, help_text="用于接收办件进度短信", autocomplete="tel", inputmode="tel")
+    password1 = forms.CharField(label="设置密码", strip=False, max_length=128, help_text="至少 8 位,不能全是数字,不要用常见密码", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+                                error_messages={"required": "请设置密码"})
+    password2 = forms.CharField(label="再次输入密码", strip=False, max_length=128, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+                                error_messages={"required": "请再次输入密码"})
+
+    def __init__(self, *args, kind: str = Applicant.Kind.PERSON, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.is_bound:
+            kind = self.data.get("kind") if self.data.get("kind") in Applicant.Kind.values else kind
+        self.kind = kind
+        if kind == Applicant.Kind.LEGAL_PERSON:
+            self.fields["name"].label = "单位名称"
+            self.fields["name"].error_messages["required"] = "请填写单位名称"
+            self.fields["name"].widget.attrs["autocomplete"] = "organization"
+            self.fields["name"].help_text = "与营业执照或登记证书上的名称一致"
+            self.fields["id_number"].label = "统一社会信用代码"
+            self.fields["id_number"].help_text = "18 位,由数字和大写字母组成;注册后用它登录"
+            self.fields["id_number"].error_messages["required"] = "请填写统一社会信用代码"
+            self.fields["legal_representative"].required = True
+            self.fields["phone"].label = "联系人手机号码"
+        else:
+            del self.fields["legal_representative"]
+        self.fields["kind"].initial = kind
+
+    def clean_id_number(self):
+        return normalise(self.cleaned_data["id_number"])
+
+    def clean_phone(self):
+        return _clean_mobile(self.cleaned_data["phone"])
+
+    def clean(self):
+        data = super().clean()
+        p1, p2 = data.get("password1"), data.get("password2")
+        if p1 and p2 and p1 != p2:
+            self.add_error("password2", "两次输入的密码不一致")
+        elif p1:
+            try:
+                validate_password(p1)
+            except forms.ValidationError as exc:
+                self.add_error("password1", exc)
+        return data
+
+
+class LoginForm(AccessibleForm):
+    id_number = _text("证件号码", 30, help_text="居民身份证号码或统一社会信用代码,18 位", autocomplete="username", spellcheck="false", autocapitalize="characters")
+    password = forms.CharField(label="密码", strip=False, max_length=128, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+                               error_messages={"required": "请输入密码"})
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["id_number"].error_messages["required"] = "请填写居民身份证号码或统一社会信用代码"
+
+    def clean_id_number(self):
+        return normalise(self.cleaned_data["id_number"])
+
+
+class ContactForm(AccessibleForm):
+    """The application form's own fields (申请表): stored in Case.form_data."""
+
+    contact_name = _text("联系人", 40, required=False, autocomplete="name")
+    contact_phone = _text("联系电话", 20, required=False, autocomplete="tel", inputmode="tel")
+    contact_address = _text("联系地址", 200, required=False, autocomplete="street-address")
+    note = forms.CharField(label="申请说明", max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                           error_messages={"max_length": "申请说明不能超过 1000 个字"})
+
+    def __init__(self, *args, final: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if final:  # to submit, the office must be able to reach the applicant
+            for name in ("contact_name", "contact_phone"):
+                self.fields[name].required = True
+
+    def clean_contact_phone(self):
+        value = normalise(self.cleaned_data.get("contact_phone", ""))
+        if value and not re.fullmatch(r"(\+86)?1[3-9]\d{9}|0\d{2,3}-?\d{7,8}", value):
+            raise forms.ValidationError("请填写手机号码或带区号的固定电话,例如 13800000000 或 0759-3388123")
+        return value
+
+
+class WithdrawForm(forms.Form):
+    reason = forms.CharField(label="撤回原因", max_length=200, required=False, widget=forms.TextInput(),
+                             error_messages={"max_length": "撤回原因不能超过 200 个字"})

@@ -1,0 +1,545 @@
+"""The public's pages: real-name registration and login, applying online, 我的办件, a case's page,
+the inbox and file downloads.
+
+Views are thin: parse, call a service or selector, render. Every rule is in `services`; a
+`DomainError` becomes a Chinese message with its HTTP status (4xx) and changes nothing.
+Every page works without JavaScript.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from functools import wraps
+
+from django.contrib import messages as flash
+from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import Prefetch
+from django.http import FileResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.http import require_http_methods, require_POST
+
+from bianmin.catalog import selectors as catalog_selectors
+from bianmin.core.errors import DomainError, NotFound, ValidationError
+from bianmin.org.models import Level
+
+from . import clock, files, selectors, services
+from .forms import ContactForm, LoginForm, RegisterForm, WithdrawForm
+from .models import Applicant, Case, CaseMaterial, CaseStatus, Delivery, Message
+
+PAGE_SIZE = 20
+MAX_FILES_PER_MATERIAL = 10
+LOGIN_FAIL_LIMIT = 5
+LOGIN_WINDOW = 15 * 60  # seconds: failures are counted over 15 minutes, and a lock lasts 15 minutes
+MAX_PK = 2**63 - 1
+STATUS_TITLES = {400: "请求无效", 403: "无权办理", 404: "找不到该页面", 409: "当前不能办理", 429: "操作过于频繁"}
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def _applicant(request) -> Applicant | None:
+    if not request.user.is_authenticated:
+        return None
+    return getattr(request.user, "applicant", None)
+
+
+def _login_url(request) -> str:
+    return reverse("cases_public:login") + "?" + urlencode({"next": request.get_full_path()})
+
+
+def applicant_required(view):
+    """Logged in with an applicant's account; staff accounts are told to use their own entrance."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return HttpResponseRedirect(_login_url(request))
+        if _applicant(request) is None:
+            return _error_page(request, 403, "该账号不是办事人账号",
+                               "工作人员账号不能办理个人或企业的申请。请退出后使用本人的证件号码登录,或到工作台办理业务。")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _error_page(request, status: int, title: str, message: str):
+    return render(request, "web/error.html", {"title": title, "message": message, "status": status}, status=status)
+
+
+def _domain_error(request, exc: DomainError):
+    return _error_page(request, exc.status, STATUS_TITLES.get(exc.status, "请求无效"), exc.message)
+
+
+def _safe_next(request, default: str = "/my/") -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return default
+
+
+def _page_number(request) -> int:
+    try:
+        n = int(request.GET.get("page") or 1)
+    except (TypeError, ValueError):
+        return 1
+    return n if 1 <= n <= 100_000 else 1
+
+
+def _paginate(request, qs):
+    page = catalog_selectors.paginate(qs, _page_number(request), PAGE_SIZE)
+    page_range = list(page.paginator.get_elided_page_range(page.number, on_each_side=1, on_ends=1)) if page.paginator.count else []
+    return page, page_range
+
+
+# ----------------------------------------------------------------------------- registration and login
+
+def _throttle_keys(id_number: str) -> tuple[str, str]:
+    h = hashlib.sha256(id_number.encode()).hexdigest()[:32]
+    return f"cases:login-fail:{h}", f"cases:login-lock:{h}"
+
+
+def _login_locked(id_number: str) -> bool:
+    return bool(cache.get(_throttle_keys(id_number)[1]))
+
+
+def _login_failed(id_number: str) -> int:
+    """Count a failure; the fifth within 15 minutes locks the number for 15 minutes. Returns failures left."""
+    fails, lock = _throttle_keys(id_number)
+    cache.add(fails, 0, LOGIN_WINDOW)
+    try:
+        n = cache.incr(fails)
+    except ValueError:  # expired between add and incr
+        cache.set(fails, 1, LOGIN_WINDOW)
+        n = 1
+    if n >= LOGIN_FAIL_LIMIT:
+        cache.set(lock, 1, LOGIN_WINDOW)
+        cache.delete(fails)
+        return 0
+    return LOGIN_FAIL_LIMIT - n
+
+
+def _login_succeeded(id_number: str) -> None:
+    cache.delete(_throttle_keys(id_number)[0])
+
+
+@require_http_methods(["GET", "POST"])
+def login_view(request):
+    next_url = _safe_next(request)
+    if request.method == "GET" and _applicant(request) is not None:
+        return redirect(next_url)
+    form = LoginForm(request.POST or None)
+    error, status = "", 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            id_number = form.cleaned_data["id_number"]
+            if _login_locked(id_number):
+                error, status = "该证件号码登录失败次数过多,已暂停登录 15 分钟。请稍后再试,或拨打 12345 求助。", 429
+            else:
+                user = authenticate(request, username=id_number, password=form.cleaned_data["password"])
+                if user is None:
+                    left = _login_failed(id_number)
+                    error = ("证件号码或密码不正确。" + (f"再错 {left} 次将暂停登录 15 分钟。" if left else
+                                                   "登录失败次数过多,已暂停登录 15 分钟。"))
+                    status = 400 if left else 429
+                elif getattr(user, "applicant", None) is None:
+                    error, status = "该账号是工作人员账号,不能在此以办事人身份登录。请使用“工作人员登录”入口。", 403
+                else:
+                    _login_succeeded(id_number)
+                    login(request, user)
+                    return redirect(next_url)
+    return render(request, "cases/public/login.html", {"form": form, "error": error, "next": next_url}, status=status)
+
+
+@require_POST
+def logout_view(request):
+    logout(request)
+    flash.success(request, "您已安全退出。")
+    return redirect("/")
+
+
+@require_http_methods(["GET", "POST"])
+def register_view(request):
+    kind = request.GET.get("kind") if request.GET.get("kind") in Applicant.Kind.values else Applicant.Kind.PERSON
+    form = RegisterForm(request.POST or None, kind=kind)
+    error, status = "", 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            d = form.cleaned_data
+            try:
+                with transaction.atomic():
+                    if User.objects.filter(username=d["id_number"]).exists():
+                        raise ValidationError("该证件号码已注册账号,请直接登录;忘记密码请到服务大厅办理。",
+                                              code="identity_taken", field="id_number")
+                    user = User.objects.create_user(username=d["id_number"], password=d["password1"])
+                    services.register_applicant(kind=form.kind, name=d["name"], id_number=d["id_number"], phone=d["phone"],
+                                                user=user, legal_representative=d.get("legal_representative", ""))
+            except DomainError as exc:
+                status = exc.status
+                if exc.field in form.fields:
+                    form.add_error(exc.field, exc.message)
+                else:
+                    error = exc.message
+            except IntegrityError:  # the same number registered at the same moment
+                status = 409
+                form.add_error("id_number", "该证件号码已注册账号,请直接登录。")
+            else:
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                flash.success(request, "注册成功,已为您登录。")
+                return redirect(_safe_next(request))
+    return render(request, "cases/public/register.html",
+                  {"form": form, "kind": form.kind, "error": error, "next": _safe_next(request, "")}, status=status)
+
+
+# ----------------------------------------------------------------------------- applying online
+
+def _halls_by_level(item):
+    labels = dict(Level.choices)
+    groups: dict[str, list] = {}
+    for hall in item.halls.all():
+        groups.setdefault(hall.level, []).append(hall)
+    return [{"label": labels[lv], "halls": groups[lv]} for lv, _ in Level.choices if lv in groups]
+
+
+def _draft_files(draft) -> dict[int, list]:
+    """The files a draft already holds, by catalog material id."""
+    out: dict[int, list] = {}
+    if draft is not None:
+        for cm in draft.materials.all():
+            if cm.material_id:
+                out.setdefault(cm.material_id, []).extend(cm.files.all())
+    return out
+
+
+def _draft_commitments(draft) -> set[int]:
+    if draft is None:
+        return set()
+    return {cm.material_id for cm in draft.materials.all() if cm.state == CaseMaterial.State.COMMITMENT}
+
+
+def _apply_context(request, item, *, draft, contact, token, material_errors=None, kept=None, commitments=None, error=""):
+    material_errors = material_errors or {}
+    kept = _draft_files(draft) if kept is None else kept
+    commitments = _draft_commitments(draft) if commitments is None else commitments
+    rows = [{"m": m, "kept": kept.get(m.pk, []), "commitment": m.pk in commitments, "errors": material_errors.get(m.pk, [])}
+            for m in item.materials.all()]
+    summary = []
+    for name, errs in contact.errors.items():
+        field = contact.fields.get(name)
+        summary += [{"anchor": f"id_{name}", "label": field.label if field else "", "message": e} for e in errs]
+    for row in rows:
+        summary += [{"anchor": f"file-{row['m'].pk}", "label": row["m"].name, "message": e} for e in row["errors"]]
+    return {"item": item, "draft": draft, "contact": contact, "token": token, "rows": rows, "summary": summary,
+            "error": error, "accept": files.ACCEPT, "applicant": _applicant(request)}
+
+
+def _item_for(code: str):
+    return catalog_selectors.item_detail(code[:80])
+
+
+def _initial_contact(applicant: Applicant) -> dict:
+    return {"contact_name": applicant.legal_representative or applicant.name if applicant.kind == Applicant.Kind.LEGAL_PERSON
+            else applicant.name, "contact_phone": applicant.phone, "contact_address": applicant.address}
+
+
+@applicant_required
+@require_http_methods(["GET", "POST"])
+def apply(request, code):
+    item = _item_for(code)
+    if item is None:
+        return _error_page(request, 404, "找不到该事项", "您要申请的事项不存在,或者已经下线。可以回到事项目录重新查找。")
+    return _apply(request, item, None)
+
+
+@applicant_required
+@require_http_methods(["GET", "POST"])
+def apply_draft(request, pk):
+    try:
+        draft = selectors.draft_for_applicant(request.user, pk if pk <= MAX_PK else 0)
+    except NotFound as exc:
+        return _domain_error(request, exc)
+    item = _item_for(draft.item.code)
+    if item is None:
+        return _error_page(request, 409, "该事项已下线", "这份草稿对应的事项已经下线,暂不能继续申请。如有疑问请拨打 12345。")
+    return _apply(request, item, draft)
+
+
+def _apply(request, item, draft):
+    applicant = _applicant(request)
+    if not item.is_online:
+        status = 200 if request.method == "GET" else 400
+        return render(request, "cases/public/not_online.html", {"item": item, "hall_groups": _halls_by_level(item)}, status=status)
+    if request.method == "GET":
+        try:
+            services._check_audience(item, applicant)
+        except DomainError as exc:
+            return _domain_error(request, exc)
+        initial = dict(draft.form_data) if draft is not None and draft.form_data else _initial_contact(applicant)
+        contact = ContactForm(initial=initial)
+        return render(request, "cases/public/apply.html",
+                      _apply_context(request, item, draft=draft, contact=contact, token=secrets.token_urlsafe(24)))
+
+    action = "submit" if request.POST.get("action") == "submit" else "draft"
+    token = (request.POST.get("token") or "").strip()[:64] or secrets.token_urlsafe(24)
+    if action == "submit":
+        done = Case.objects.filter(applicant=applicant, idempotency_key=token).only("number").first()
+        if done is not None:  # the same form sent again (double click, reload): the case it made
+            return redirect("cases_public:submitted", number=done.number)
+    contact = ContactForm(request.POST, final=action == "submit")
+    materials_list = list(item.materials.all())
+    commitments = {m.pk for m in materials_list if request.POST.get(f"commit-{m.pk}") == "1"}
+    kept_ids = {m.pk: request.POST.getlist(f"keep-{m.pk}") for m in materials_list}
+    material_errors: dict[int, list[str]] = {}
+    stored: list = []
+
+    def again(status, error="", kept=None):
+        files.discard(stored)
+        context = _apply_context(request, item, draft=draft, contact=contact, token=token, material_errors=material_errors,
+                                 kept=kept, commitments=commitments, error=error)
+        return render(request, "cases/public/apply.html", context, status=status)
+
+    # files the form offered to keep (a draft's own, or ones the applicant just uploaded): shown again on error
+    try:
+        kept = {m.pk: files.reusable(applicant, kept_ids[m.pk], draft) for m in materials_list}
+    except DomainError as exc:
+        return again(exc.status, exc.message, kept={})
+    kept_records = {f.pk: f for f in applicant.files.filter(pk__in=[i for ids in kept.values() for i in ids])}
+    kept_files = {mid: [kept_records[i] for i in ids] for mid, ids in kept.items()}
+
+    if not contact.is_valid():
+        return again(400, kept=kept_files)
+    try:
+        with transaction.atomic():
+            materials = {}
+            for m in materials_list:
+                uploads = [f for f in request.FILES.getlist(f"file-{m.pk}") if f is not None and f.name]
+                if len(uploads) + len(kept[m.pk]) > MAX_FILES_PER_MATERIAL:
+                    material_errors.setdefault(m.pk, []).append(f"每项材料最多 {MAX_FILES_PER_MATERIAL} 个文件")
+                    continue
+                new_ids = []
+                for f in uploads:
+                    try:
+                        record = files.store_upload(applicant, f, actor=request.user)
+                    except ValidationError as exc:
+                        material_errors.setdefault(m.pk, []).append(exc.message)
+                    else:
+                        stored.append(record)
+                        new_ids.append(record.pk)
+                materials[m.pk] = {"files": kept[m.pk] + new_ids, "commitment": m.pk in commitments}
+            if material_errors:
+                raise ValidationError("有文件未能上传,请按提示重新选择", code="file_rejected", field="materials")
+            form_data = {k: v for k, v in contact.cleaned_data.items() if v}
+            if action == "draft":
+                case = services.save_draft(applicant, item, actor=request.user, form_data=form_data, materials=materials, case=draft)
+            else:
+                case = services.submit_application(applicant, item, actor=request.user, form_data=form_data, materials=materials,
+                                                   idempotency_key=token, draft=draft)
+    except (DomainError, IntegrityError) as exc:
+        if action == "submit":  # a concurrent copy of this form may have won the race
+            done = Case.objects.filter(applicant=applicant, idempotency_key=token).only("number").first()
+            if done is not None:
+                files.discard(stored)
+                return redirect("cases_public:submitted", number=done.number)
+        if isinstance(exc, IntegrityError):
+            return again(409, "提交时发生冲突,请稍后重试。")
+        if exc.code == "materials_missing" and exc.details:
+            by_name = {m.name: m for m in materials_list}
+            for d in exc.details:
+                m = by_name.get(d.get("message"))
+                if m is not None:
+                    hint = "此项为必要材料,请上传文件" + (",或勾选“告知承诺”" if m.commitment_allowed else "")
+                    material_errors.setdefault(m.pk, []).append(hint)
+        # what was just uploaded is gone with the rolled-back transaction: keep only what the form kept
+        return again(exc.status, "" if exc.code == "file_rejected" else exc.message, kept=kept_files)
+    if action == "draft":
+        flash.success(request, "草稿已保存。可以随时在“我的办件”中继续填写。")
+        return redirect("cases_public:draft", pk=case.pk)
+    return redirect("cases_public:submitted", number=case.number)
+
+
+@applicant_required
+def submitted(request, number):
+    try:
+        case = selectors.case_for_applicant(request.user, number)
+    except NotFound as exc:
+        return _domain_error(request, exc)
+    return render(request, "cases/public/submitted.html", {"case": case, "materials": list(case.materials.all())})
+
+
+# ----------------------------------------------------------------------------- 我的办件
+
+ASK_STATES = (CaseMaterial.State.MISSING, CaseMaterial.State.PENDING)
+
+
+def _asked(case) -> dict:
+    """What is asked of the applicant now: supplements while 待补正, 容缺 materials while they may come."""
+    missing = [cm for cm in case.asked if cm.state == CaseMaterial.State.MISSING] if case.status == CaseStatus.SUPPLEMENT else []
+    pending = [cm for cm in case.asked if cm.state == CaseMaterial.State.PENDING] \
+        if case.status in services.TRANSITIONS["receive_pending"] else []
+    return {"missing": missing, "pending": pending}
+
+
+@applicant_required
+def my_cases(request):
+    applicant = _applicant(request)
+    qs = selectors.applicant_cases(applicant)
+    drafts = list(qs.filter(status=CaseStatus.DRAFT)[:50])
+    listed = qs.exclude(status=CaseStatus.DRAFT).prefetch_related(
+        Prefetch("materials", queryset=CaseMaterial.objects.filter(state__in=ASK_STATES).only("id", "case_id", "name", "state", "note"),
+                 to_attr="asked"))
+    page, page_range = _paginate(request, listed)
+    today = clock.today()
+    rows = [{"case": c, "clock": clock.clock(c, today), **_asked(c)} for c in page.object_list]
+    unread = Message.objects.filter(recipient=request.user, read_at__isnull=True).count()
+    return render(request, "cases/public/my_cases.html", {"applicant": applicant, "drafts": drafts, "rows": rows, "page": page,
+                                                          "page_range": page_range, "unread": unread,
+                                                          "asked_count": sum(1 for r in rows if r["missing"] or r["pending"])})
+
+
+def _case_context(request, case, **extra):
+    materials = list(case.materials.all())
+    try:
+        delivery = case.delivery
+    except Delivery.DoesNotExist:
+        delivery = None
+    inbox = list(Message.objects.filter(recipient=request.user, case=case)[:50])
+    context = {
+        "case": case, "clock": clock.clock(case), "materials": materials, "events": list(case.events.all()),
+        "missing": [cm for cm in materials if cm.state == CaseMaterial.State.MISSING] if case.status == CaseStatus.SUPPLEMENT else [],
+        "pending": [cm for cm in materials if cm.state == CaseMaterial.State.PENDING]
+        if case.status in services.TRANSITIONS["receive_pending"] else [],
+        "can_withdraw": case.status in services.TRANSITIONS["withdraw"],
+        "delivery": delivery, "inbox": inbox, "withdraw_form": WithdrawForm(), "accept": files.ACCEPT,
+        "error": "", "error_cm": None, "error_cm_message": "", "reason_error": "",
+    }
+    context.update(extra)
+    return context
+
+
+def _case_or_404(request, number):
+    return selectors.case_for_applicant(request.user, number)
+
+
+@applicant_required
+def case_detail(request, number):
+    try:
+        case = _case_or_404(request, number)
+    except NotFound as exc:
+        return _domain_error(request, exc)
+    return render(request, "cases/public/case.html", _case_context(request, case))
+
+
+def _case_action(request, number, act):
+    """Run one applicant action on their case: act(case) -> message. Errors re-render the page with 4xx."""
+    try:
+        case = _case_or_404(request, number)
+    except NotFound as exc:
+        return _domain_error(request, exc)
+    stored: list = []
+    try:
+        with transaction.atomic():
+            message = act(case, stored)
+    except DomainError as exc:
+        files.discard(stored)
+        case = _case_or_404(request, number)
+        extra = {"error": exc.message}
+        if exc.field and exc.field.startswith("cm-") and exc.field[3:].isdigit():
+            extra.update(error_cm=int(exc.field[3:]), error_cm_message=exc.message)
+        elif exc.field == "reason":
+            extra.update(reason_error=exc.message)
+        return render(request, "cases/public/case.html", _case_context(request, case, **extra), status=exc.status)
+    flash.success(request, message)
+    return redirect("cases_public:case", number=case.number)
+
+
+def _store_all(request, case, stored, field_name, cm):
+    uploads = [f for f in request.FILES.getlist(field_name) if f is not None and f.name]
+    if not uploads:
+        raise ValidationError("请选择要上传的文件", code="file_required", field=f"cm-{cm.pk}")
+    if len(uploads) > MAX_FILES_PER_MATERIAL:
+        raise ValidationError(f"每项材料最多 {MAX_FILES_PER_MATERIAL} 个文件", code="too_many_files", field=f"cm-{cm.pk}")
+    ids = []
+    for f in uploads:
+        try:
+            record = files.store_upload(case.applicant, f, actor=request.user)
+        except ValidationError as exc:
+            raise ValidationError(exc.message, code=exc.code, field=f"cm-{cm.pk}") from None
+        stored.append(record)
+        ids.append(record.pk)
+    return ids
+
+
+@applicant_required
+@require_POST
+def supplement(request, number):
+    def act(case, stored):
+        missing = [cm for cm in case.materials.all() if cm.state == CaseMaterial.State.MISSING]
+        given = {}
+        for cm in missing:
+            if request.FILES.getlist(f"cm-{cm.pk}"):
+                given[cm.pk] = _store_all(request, case, stored, f"cm-{cm.pk}", cm)
+        services.submit_supplement(case, actor=request.user, files=given)
+        return "补正材料已提交,办件继续办理。"
+
+    return _case_action(request, number, act)
+
+
+@applicant_required
+@require_POST
+def pending_material(request, number, cm_id):
+    def act(case, stored):
+        cm = next((m for m in case.materials.all() if m.pk == cm_id and m.state == CaseMaterial.State.PENDING), None)
+        if cm is None:
+            raise NotFound("该材料不是待补的容缺材料", code="not_pending")
+        ids = _store_all(request, case, stored, f"cm-{cm.pk}", cm)
+        services.receive_pending_material(case, actor=request.user, case_material_id=cm.pk, file_ids=ids)
+        return f"“{cm.name}”已补交。"
+
+    return _case_action(request, number, act)
+
+
+@applicant_required
+@require_POST
+def withdraw(request, number):
+    def act(case, stored):
+        form = WithdrawForm(request.POST)
+        if not form.is_valid():
+            raise ValidationError(form.errors["reason"][0], code="invalid_reason", field="reason")
+        services.withdraw_case(case, actor=request.user, reason=form.cleaned_data["reason"])
+        return "申请已撤回。"
+
+    return _case_action(request, number, act)
+
+
+# ----------------------------------------------------------------------------- inbox and files
+
+@applicant_required
+def inbox(request):
+    qs = Message.objects.filter(recipient=request.user).select_related("case").only(
+        "id", "title", "body", "kind", "created_at", "read_at", "case__number")
+    page, page_range = _paginate(request, qs)
+    unread_ids = [m.pk for m in page.object_list if m.read_at is None]
+    if unread_ids:
+        Message.objects.filter(pk__in=unread_ids, recipient=request.user).update(read_at=timezone.now())
+    return render(request, "cases/public/messages.html", {"page": page, "page_range": page_range, "unread_ids": set(unread_ids)})
+
+
+def download(request, file_id):
+    if not request.user.is_authenticated:
+        return HttpResponseRedirect(_login_url(request))
+    try:
+        record, path = files.open_for(request.user, file_id)
+    except DomainError as exc:
+        return _domain_error(request, exc)
+    response = FileResponse(open(path, "rb"), as_attachment=True, filename=record.original_name, content_type=record.content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
