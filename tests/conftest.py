@@ -15,6 +15,14 @@ from bianmin.core.identities import uscc_with_check
 _seq = itertools.count(1)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """PBKDF2 costs ~0.3 s a password by design; tests create many users. Production keeps PBKDF2."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def _empty_cache():
     """Each test starts with an empty cache (Redis in CI's PostgreSQL run, memory otherwise)."""
