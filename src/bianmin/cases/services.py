@@ -561,7 +561,7 @@ def suspend_case(case: Case, *, actor, kind: str, reason: str, planned_days: int
     _stop_clock(case, kind, reason, planned_days)
     case.save()
     _event(case, "suspended", actor, S.IN_REVIEW, f"{StopKind(kind).label}:{reason[:200]}(计划 {planned_days} 个工作日)",
-           kind=kind, planned_days=planned_days)
+           stop_kind=kind, planned_days=planned_days)
     return case
 
 

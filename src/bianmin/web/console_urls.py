@@ -11,4 +11,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(next_page="/"), name="logout"),
     path("", console.home, name="home"),
     path("catalog/", include("bianmin.catalog.console_urls")),
+    path("cases/", include("bianmin.cases.console_urls")),
 ]
