@@ -1,5 +1,751 @@
-"""Cases API (/api/v1/cases…): see docs/api.md."""
+"""Cases API (/api/v1/cases…, /api/v1/staff/…, /api/v1/messages): see docs/api.md.
 
-from ninja import Router
+Thin: parse with ninja schemas, call the same services and selectors as the pages, serialise. The
+services hold every rule and raise domain errors, which the API turns into 4xx answers. Every case
+carries its clock from `clock.clock(case)`, the one source of deadlines.
 
-router = Router(tags=["办件"])
+Authentication (auth.py): the Django session (CSRF checked on unsafe methods) or a personal bearer
+token. Applicants see only their own cases ("not found" for anyone else's); staff only what
+`selectors.staff_visible_cases` lets them see.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from django.db import IntegrityError
+from django.http import HttpResponse
+from ninja import Field, Path, Router, Schema
+from pydantic import ConfigDict, field_validator, model_validator
+
+from bianmin.catalog.models import ServiceItem
+from bianmin.catalog.selectors import paginate
+from bianmin.core.errors import NotFound, PermissionDenied, ValidationError
+from bianmin.core.identities import mask_resident_id
+from bianmin.org.models import Hall
+
+try:  # django-ninja >= 1.5; older versions take a (status, body) tuple
+    from ninja.responses import Status
+except ImportError:  # pragma: no cover
+    def Status(status_code, value):  # noqa: N802
+        return status_code, value
+
+from . import clock as case_clock
+from . import letters, selectors, services
+from .auth import API_AUTH
+from .models import Case, CaseStatus, Message, ReviewTask, SupervisionHandover
+
+router = Router(tags=["办件"], auth=API_AUTH)
+
+MAX_ID = 2**53           # ids beyond this are not ours (and would overflow SQLite)
+MAX_TEXT = 5000          # free-text fields; services keep at most 2000–4000 of them
+MAX_FORM_BYTES = 64 * 1024
+MAX_PAGE = 100_000
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Text = Annotated[str, Field(max_length=MAX_TEXT)]
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+# ----------------------------------------------------------------------------- input
+
+def _has_nul(value, depth=0) -> bool:
+    if depth > 20:
+        return True  # absurd nesting is refused too
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k, depth + 1) or _has_nul(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v, depth + 1) for v in value)
+    return False
+
+
+class In(Schema):
+    """Input: a JSON object with only the documented fields (an empty body counts as {}), no NUL
+    characters anywhere (PostgreSQL cannot store them), no absurd nesting."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data):
+        raw = getattr(data, "_obj", data)  # ninja wraps the input in a DjangoGetter
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            raise ValueError("请求体应为 JSON 对象")
+        if _has_nul(raw):
+            raise ValueError("请求内容含有不允许的字符或嵌套过深")
+        return data
+
+
+class MaterialIn(In):
+    files: list[Id] = Field(default_factory=list, max_length=50)
+    commitment: bool = False
+
+
+class SubmitIn(In):
+    item_code: str = Field(max_length=80)
+    form_data: dict[str, Any] = Field(default_factory=dict)
+    materials: dict[Id, MaterialIn] = Field(default_factory=dict, max_length=200)
+
+    @field_validator("form_data")
+    @classmethod
+    def _form_size(cls, v):
+        if len(json.dumps(v, ensure_ascii=False, default=str).encode()) > MAX_FORM_BYTES:
+            raise ValueError("申请表内容过大")
+        return v
+
+
+class WithdrawIn(In):
+    reason: Text = ""
+
+
+class SupplementIn(In):
+    files: dict[Id, list[Id]] = Field(max_length=200)
+
+
+class AcceptIn(In):
+    pending_material_ids: list[Id] = Field(default_factory=list, max_length=200)
+
+
+class ReasonIn(In):
+    reason: Text
+
+
+class SupplementRequestIn(In):
+    missing_ids: list[Id] = Field(max_length=200)
+    note: Text = ""
+
+
+class ImmediateIn(In):
+    approved: bool = True
+    reasons: Text = ""
+
+
+class OpinionIn(In):
+    opinion: Text
+
+
+class SuspendIn(In):
+    kind: str = Field(max_length=30)
+    reason: Text
+    planned_days: int = Field(ge=-(2**31), le=2**31)
+
+
+class ExtendIn(In):
+    days: int = Field(ge=-(2**31), le=2**31)
+    reason: Text
+
+
+class DecideIn(In):
+    approved: bool
+    reasons: Text
+
+
+class DeliverIn(In):
+    method: str = Field(max_length=20)
+    address: Text = ""
+    tracking_number: str = Field("", max_length=100)
+
+
+class VisitIn(In):
+    purpose: Text
+    hall_id: Id | None = None
+
+
+class ClaimIn(In):
+    feedback: Text = ""
+
+
+# ----------------------------------------------------------------------------- output
+
+class ClockOut(Schema):
+    state: str
+    label: str
+    promised_deadline: date | None
+    statutory_deadline: date | None
+    remaining: int | None
+    provisional: bool
+
+
+class CaseOut(Schema):
+    number: str
+    status: str
+    status_label: str
+    item_code: str
+    item_name: str
+    department: str
+    submitted_at: datetime | None
+    accepted_on: date | None
+    decided_on: date | None
+    approved: bool | None
+    visit_count: int
+    visits_exceeded: bool
+    clock: ClockOut
+    url: str
+
+
+class StaffCaseOut(CaseOut):
+    applicant: str
+    channel: str
+
+
+class CasePage(Schema):
+    count: int
+    page: int
+    page_size: int
+    results: list[CaseOut]
+
+
+class StaffCasePage(CasePage):
+    results: list[StaffCaseOut]
+
+
+class FileOut(Schema):
+    id: int
+    name: str
+    content_type: str
+    size: int
+
+
+class CaseMaterialOut(Schema):
+    id: int
+    material_id: int | None
+    name: str
+    state: str
+    state_label: str
+    note: str
+    files: list[FileOut]
+
+
+class StageOut(Schema):
+    id: int
+    stage: int
+    name: str
+    department: str
+    role: str
+    state: str
+    state_label: str
+    done_at: datetime | None
+
+
+class StaffStageOut(StageOut):
+    assignee: str | None
+    opinion: str
+
+
+class StopOut(Schema):
+    kind: str
+    kind_label: str
+    reason: str
+    planned_days: int | None
+    started_on: date
+    ended_on: date | None
+
+
+class DeliveryOut(Schema):
+    method: str
+    method_label: str
+    tracking_number: str
+    delivered_at: datetime
+
+
+class EventOut(Schema):
+    at: datetime
+    kind: str
+    from_status: str
+    to_status: str
+    actor: str
+    message: str
+
+
+class AsksOut(Schema):
+    missing_materials: list[str]
+    pending_materials: list[str]
+    can_withdraw: bool
+    can_supplement: bool
+
+
+class CaseDetailOut(CaseOut):
+    channel: str
+    channel_label: str
+    hall: str | None
+    form_data: dict[str, Any]
+    commitment: bool
+    decision_text: str
+    rejection_reason: str
+    materials: list[CaseMaterialOut]
+    stages: list[StageOut]
+    stops: list[StopOut]
+    delivery: DeliveryOut | None
+    asks: AsksOut
+    decision_letter: str | None
+
+
+class ApplicantOut(Schema):
+    name: str
+    kind: str
+    id_number: str
+    phone: str
+
+
+class VisitOut(Schema):
+    at: datetime
+    hall: str
+    purpose: str
+
+
+class StaffCaseDetailOut(CaseDetailOut):
+    applicant: ApplicantOut
+    stages: list[StaffStageOut]
+    events: list[EventOut]
+    visits: list[VisitOut]
+
+
+class TaskOut(Schema):
+    id: int
+    stage: int
+    name: str
+    role: str
+    state: str
+    created_at: datetime
+    case: StaffCaseOut
+
+
+class TaskPage(Schema):
+    count: int
+    page: int
+    page_size: int
+    results: list[TaskOut]
+
+
+class HandoverOut(Schema):
+    id: int
+    pushed_at: datetime
+    claimed_at: datetime | None
+    feedback: str
+    case: StaffCaseOut
+
+
+class HandoverPage(Schema):
+    count: int
+    page: int
+    page_size: int
+    results: list[HandoverOut]
+
+
+class MessageOut(Schema):
+    id: int
+    kind: str
+    title: str
+    body: str
+    case_number: str | None
+    created_at: datetime
+    read: bool
+
+
+class MessagePage(Schema):
+    count: int
+    unread: int
+    page: int
+    page_size: int
+    results: list[MessageOut]
+
+
+class ErrorOut(Schema):
+    code: str
+    message: str
+
+
+ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def _applicant(request):
+    applicant = getattr(request.auth, "applicant", None)
+    if applicant is None:
+        raise PermissionDenied("请先完成实名登记(居民身份证或统一社会信用代码)", code="applicant_required")
+    return applicant
+
+
+def _staff(request):
+    staff = getattr(request.auth, "staff", None)
+    if staff is None:
+        raise PermissionDenied("仅限工作人员使用", code="staff_only")
+    return staff
+
+
+def _page(qs, page: str, page_size: str):
+    if len(page) > 9 or len(page_size) > 9:
+        raise ValidationError("页码应为正整数", code="invalid_page", field="page")
+    if page.isdigit() and int(page) > MAX_PAGE:
+        raise ValidationError(f"页码不能超过 {MAX_PAGE}", code="invalid_page", field="page")
+    return paginate(qs, page, page_size)
+
+
+def clock_out(case) -> dict:
+    c = case_clock.clock(case)
+    return {"state": c.state, "label": c.label, "promised_deadline": c.promised_deadline,
+            "statutory_deadline": c.statutory_deadline, "remaining": c.remaining, "provisional": c.provisional}
+
+
+def case_out(case, *, staff: bool = False) -> dict:
+    """The list view of a case: only fields the list selectors load (no query per row)."""
+    prefix = "/api/v1/staff/cases/" if staff else "/api/v1/cases/"
+    out = {
+        "number": case.number, "status": case.status, "status_label": CaseStatus(case.status).label,
+        "item_code": case.item.code, "item_name": case.item.name, "department": case.department.name,
+        "submitted_at": case.submitted_at, "accepted_on": case.accepted_on, "decided_on": case.decided_on,
+        "approved": case.approved, "visit_count": case.visit_count, "visits_exceeded": case.visit_count > case.item.max_visits,
+        "clock": clock_out(case), "url": prefix + case.number,
+    }
+    if staff:
+        out.update({"applicant": case.applicant.name, "channel": case.channel})
+    return out
+
+
+def _delivery(case):
+    try:
+        d = case.delivery
+    except Case.delivery.RelatedObjectDoesNotExist:
+        return None
+    return {"method": d.method, "method_label": d.get_method_display(), "tracking_number": d.tracking_number,
+            "delivered_at": d.delivered_at}
+
+
+def case_detail(case, *, staff: bool = False) -> dict:
+    materials = list(case.materials.all())
+    out = case_out(case, staff=staff)
+    out.update({
+        "channel": case.channel, "channel_label": case.get_channel_display(), "hall": case.hall.name if case.hall_id else None,
+        "form_data": case.form_data if isinstance(case.form_data, dict) else {}, "commitment": case.commitment,
+        "decision_text": case.decision_text, "rejection_reason": case.rejection_reason,
+        "materials": [
+            {"id": m.pk, "material_id": m.material_id, "name": m.name, "state": m.state, "state_label": m.get_state_display(),
+             "note": m.note, "files": [{"id": f.pk, "name": f.original_name, "content_type": f.content_type, "size": f.size}
+                                       for f in m.files.all()]}
+            for m in materials
+        ],
+        "stages": [
+            {"id": t.pk, "stage": t.stage, "name": t.name, "department": t.department.name, "role": t.role, "state": t.state,
+             "state_label": t.get_state_display(), "done_at": t.done_at,
+             **({"assignee": t.assignee.name if t.assignee_id else None, "opinion": t.opinion} if staff else {})}
+            for t in case.tasks.all()
+        ],
+        "stops": [{"kind": s.kind, "kind_label": s.get_kind_display(), "reason": s.reason, "planned_days": s.planned_days,
+                   "started_on": s.started_on, "ended_on": s.ended_on} for s in case.stops.all()],
+        "delivery": _delivery(case),
+        "asks": {
+            "missing_materials": [m.name for m in materials if m.state == "missing"],
+            "pending_materials": [m.name for m in materials if m.state == "pending"],
+            "can_withdraw": case.status in services.TRANSITIONS["withdraw"],
+            "can_supplement": case.status in services.TRANSITIONS["submit_supplement"],
+        },
+        "decision_letter": (out["url"] + "/decision.pdf") if case.approved is not None else None,
+    })
+    if staff:
+        a = case.applicant
+        out.update({
+            "applicant": {"name": a.name, "kind": a.kind, "id_number": mask_resident_id(a.id_number),
+                          "phone": (a.phone[:3] + "****" + a.phone[-4:]) if len(a.phone) >= 11 else a.phone},
+            "events": [event_out(e) for e in case.events.all()],
+            "visits": [{"at": v.at, "hall": v.hall.name, "purpose": v.purpose} for v in case.visits.all()],
+        })
+    return out
+
+
+def event_out(e) -> dict:
+    return {"at": e.at, "kind": e.kind, "from_status": e.from_status, "to_status": e.to_status, "actor": e.actor_label,
+            "message": e.message}
+
+
+def _page_out(result, rows) -> dict:
+    return {"count": result.paginator.count, "page": result.number, "page_size": result.paginator.per_page, "results": rows}
+
+
+def _pdf(case) -> HttpResponse:
+    body = letters.decision_letter_pdf(case)
+    response = HttpResponse(body, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="decision-{case.number}.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+# ----------------------------------------------------------------------------- applicants
+
+class FormMaterialOut(Schema):
+    id: int
+    name: str
+    description: str
+    form: str
+    required: bool
+    commitment_allowed: bool
+    pending_allowed: bool
+
+
+class ApplicationFormOut(Schema):
+    item_code: str
+    item_name: str
+    online: bool
+    materials: list[FormMaterialOut]
+
+
+@router.get("/apply/{item_code}", response={200: ApplicationFormOut, **ERRORS}, summary="申请表:事项的材料及其 id",
+            description="POST /cases 的 materials 以这里的材料 id 为键。")
+def application_form(request, item_code: str):
+    item = ServiceItem.objects.filter(code=item_code[:80], status=ServiceItem.Status.PUBLISHED).first()
+    if item is None:
+        raise NotFound(f"找不到编码为“{item_code[:80]}”的已发布事项", code="item_not_found")
+    return {"item_code": item.code, "item_name": item.name, "online": item.is_online, "materials": [
+        {"id": m.pk, "name": m.name, "description": m.description, "form": m.form, "required": m.required,
+         "commitment_allowed": m.commitment_allowed, "pending_allowed": m.pending_allowed} for m in item.materials.all()
+    ]}
+
+
+@router.get("/cases", response={200: CasePage, **ERRORS}, summary="我的办件")
+def my_cases(request, page: str = "1", page_size: str = "20"):
+    applicant = getattr(request.auth, "applicant", None)
+    qs = selectors.applicant_cases(applicant) if applicant else Case.objects.none()
+    result = _page(qs, page, page_size)
+    return _page_out(result, [case_out(c) for c in result.object_list])
+
+
+@router.post("/cases", response={200: CaseDetailOut, 201: CaseDetailOut, **ERRORS}, summary="提交申请",
+             description="请求头 Idempotency-Key:同一申请人的同一键只生成一个办件;重试时返回 200 和同一办件。")
+def submit_case(request, body: SubmitIn):
+    applicant = _applicant(request)
+    key = request.headers.get("Idempotency-Key")
+    if key is not None:
+        key = key.strip()
+        if not key or len(key) > 64 or not key.isprintable():
+            raise ValidationError("Idempotency-Key 应为 1 到 64 个可见字符", code="invalid_idempotency_key")
+        existing = Case.objects.filter(applicant=applicant, idempotency_key=key).values_list("number", flat=True).first()
+        if existing:
+            return Status(200, case_detail(selectors.case_for_applicant(request.auth, existing)))
+    item = ServiceItem.objects.filter(code=body.item_code, status=ServiceItem.Status.PUBLISHED).select_related("region").first()
+    if item is None:
+        raise NotFound(f"找不到编码为“{body.item_code}”的已发布事项", code="item_not_found")
+    materials = {mid: {"files": m.files, "commitment": m.commitment} for mid, m in body.materials.items()}
+    try:
+        case = services.submit_application(applicant, item, actor=request.auth, form_data=body.form_data,
+                                           materials=materials, idempotency_key=key)
+    except IntegrityError:
+        # a concurrent retry with the same key won the race: answer with its case
+        number = Case.objects.filter(applicant=applicant, idempotency_key=key).values_list("number", flat=True).first() if key else None
+        if not number:
+            raise
+        return Status(200, case_detail(selectors.case_for_applicant(request.auth, number)))
+    return Status(201, case_detail(selectors.case_for_applicant(request.auth, case.number)))
+
+
+@router.get("/cases/{number}", response={200: CaseDetailOut, **ERRORS}, summary="我的办件详情")
+def my_case(request, number: str):
+    return case_detail(selectors.case_for_applicant(request.auth, number))
+
+
+@router.get("/cases/{number}/events", response={200: list[EventOut], **ERRORS}, summary="办件进度(时间线)")
+def my_case_events(request, number: str):
+    case = selectors.case_for_applicant(request.auth, number)
+    return [event_out(e) for e in case.events.all()]
+
+
+@router.get("/cases/{number}/decision.pdf", response={200: None, **ERRORS}, summary="决定书(PDF)")
+def my_decision_letter(request, number: str):
+    return _pdf(selectors.case_for_applicant(request.auth, number))
+
+
+@router.post("/cases/{number}/withdraw", response={200: CaseOut, **ERRORS}, summary="撤回申请")
+def withdraw(request, number: str, body: WithdrawIn):
+    case = selectors.case_for_applicant(request.auth, number)
+    return case_out(services.withdraw_case(case, actor=request.auth, reason=body.reason))
+
+
+@router.post("/cases/{number}/supplement", response={200: CaseOut, **ERRORS}, summary="提交补正材料",
+             description="files:{办件材料 id: [上传文件 id]},须包含每一项待补正材料。")
+def supplement(request, number: str, body: SupplementIn):
+    case = selectors.case_for_applicant(request.auth, number)
+    return case_out(services.submit_supplement(case, actor=request.auth, files=body.files))
+
+
+@router.get("/messages", response={200: MessagePage, **ERRORS}, summary="站内消息")
+def messages(request, page: str = "1", page_size: str = "20"):
+    qs = Message.objects.filter(recipient=request.auth).select_related("case").only(
+        "id", "kind", "title", "body", "created_at", "read_at", "case__number")
+    result = _page(qs, page, page_size)
+    out = _page_out(result, [
+        {"id": m.pk, "kind": m.kind, "title": m.title, "body": m.body, "case_number": m.case.number if m.case_id else None,
+         "created_at": m.created_at, "read": m.read_at is not None} for m in result.object_list
+    ])
+    out["unread"] = Message.objects.filter(recipient=request.auth, read_at__isnull=True).count()
+    return out
+
+
+@router.post("/messages/{message_id}/read", response={200: MessageOut, **ERRORS}, summary="标记消息已读")
+def read_message(request, message_id: PathId):
+    from django.utils import timezone
+
+    m = Message.objects.filter(recipient=request.auth, pk=message_id).select_related("case").first()
+    if m is None:
+        raise NotFound("找不到该消息", code="message_not_found")
+    if m.read_at is None:
+        m.read_at = timezone.now()
+        m.save(update_fields=["read_at"])
+    return {"id": m.pk, "kind": m.kind, "title": m.title, "body": m.body, "case_number": m.case.number if m.case_id else None,
+            "created_at": m.created_at, "read": True}
+
+
+# ----------------------------------------------------------------------------- staff
+
+def _staff_case(request, number: str):
+    """A case this staff member may see (for an action: the service checks the action itself)."""
+    staff = _staff(request)
+    case = selectors.staff_visible_cases(staff).filter(number=number[:32]).first()
+    if case is None:
+        raise NotFound("找不到该办件", code="case_not_found")
+    return case
+
+
+def _staff_summary(case) -> dict:
+    case = Case.objects.select_related("item", "department", "applicant").get(pk=case.pk)
+    return case_out(case, staff=True)
+
+
+@router.get("/staff/queue", response={200: StaffCasePage, **ERRORS}, summary="受理队列")
+def staff_queue(request, page: str = "1", page_size: str = "20"):
+    result = _page(selectors.acceptance_queue(_staff(request)), page, page_size)
+    return _page_out(result, [case_out(c, staff=True) for c in result.object_list])
+
+
+@router.get("/staff/tasks", response={200: TaskPage, **ERRORS}, summary="我的审查任务")
+def staff_tasks(request, page: str = "1", page_size: str = "20"):
+    qs = selectors.task_list(_staff(request)).select_related("case__department")
+    result = _page(qs, page, page_size)
+    return _page_out(result, [
+        {"id": t.pk, "stage": t.stage, "name": t.name, "role": t.role, "state": t.state, "created_at": t.created_at,
+         "case": case_out(t.case, staff=True)} for t in result.object_list
+    ])
+
+
+@router.get("/staff/cases/{number}", response={200: StaffCaseDetailOut, **ERRORS}, summary="办件详情(工作人员)")
+def staff_case(request, number: str):
+    return case_detail(selectors.case_for_staff(_staff(request), number), staff=True)
+
+
+@router.get("/staff/cases/{number}/decision.pdf", response={200: None, **ERRORS}, summary="决定书(PDF,工作人员)")
+def staff_decision_letter(request, number: str):
+    return _pdf(selectors.case_for_staff(_staff(request), number))
+
+
+@router.post("/staff/cases/{number}/accept", response={200: StaffCaseOut, **ERRORS}, summary="受理(或容缺受理)")
+def accept(request, number: str, body: AcceptIn):
+    case = services.accept_case(_staff_case(request, number), actor=request.auth, pending_material_ids=body.pending_material_ids)
+    return _staff_summary(case)
+
+
+@router.post("/staff/cases/{number}/reject", response={200: StaffCaseOut, **ERRORS}, summary="不予受理")
+def reject(request, number: str, body: ReasonIn):
+    return _staff_summary(services.reject_case(_staff_case(request, number), actor=request.auth, reason=body.reason))
+
+
+@router.post("/staff/cases/{number}/supplement-request", response={200: StaffCaseOut, **ERRORS}, summary="一次性告知补正")
+def supplement_request(request, number: str, body: SupplementRequestIn):
+    case = services.request_supplement(_staff_case(request, number), actor=request.auth, missing_ids=body.missing_ids,
+                                       note=body.note)
+    return _staff_summary(case)
+
+
+@router.post("/staff/cases/{number}/immediate", response={200: StaffCaseOut, **ERRORS}, summary="即办件当场办结")
+def immediate(request, number: str, body: ImmediateIn):
+    case = services.handle_immediately(_staff_case(request, number), actor=request.auth, approved=body.approved,
+                                       reasons=body.reasons)
+    return _staff_summary(case)
+
+
+def _task(request, number: str, task_id: int) -> ReviewTask:
+    case = _staff_case(request, number)
+    task = ReviewTask.objects.select_related("case").filter(pk=task_id, case=case).first()
+    if task is None:
+        raise NotFound("找不到该审查任务", code="task_not_found")
+    return task
+
+
+@router.post("/staff/cases/{number}/tasks/{task_id}/complete", response={200: StaffCaseOut, **ERRORS}, summary="完成审查环节")
+def complete_task(request, number: str, task_id: PathId, body: OpinionIn):
+    task = services.complete_task(_task(request, number, task_id), actor=request.auth, opinion=body.opinion)
+    return _staff_summary(task.case)
+
+
+@router.post("/staff/cases/{number}/tasks/{task_id}/return", response={200: StaffCaseOut, **ERRORS}, summary="退回上一环节")
+def return_task(request, number: str, task_id: PathId, body: ReasonIn):
+    task = services.return_task(_task(request, number, task_id), actor=request.auth, reason=body.reason)
+    return _staff_summary(task.case)
+
+
+@router.post("/staff/cases/{number}/suspend", response={200: StaffCaseOut, **ERRORS}, summary="启动特别程序(暂停计时)")
+def suspend(request, number: str, body: SuspendIn):
+    case = services.suspend_case(_staff_case(request, number), actor=request.auth, kind=body.kind, reason=body.reason,
+                                 planned_days=body.planned_days)
+    return _staff_summary(case)
+
+
+@router.post("/staff/cases/{number}/resume", response={200: StaffCaseOut, **ERRORS}, summary="特别程序结束(恢复计时)")
+def resume(request, number: str):
+    return _staff_summary(services.resume_case(_staff_case(request, number), actor=request.auth))
+
+
+@router.post("/staff/cases/{number}/extend", response={200: StaffCaseOut, **ERRORS}, summary="延长办理时限")
+def extend(request, number: str, body: ExtendIn):
+    case = services.extend_deadline(_staff_case(request, number), actor=request.auth, days=body.days, reason=body.reason)
+    return _staff_summary(case)
+
+
+@router.post("/staff/cases/{number}/decide", response={200: StaffCaseOut, **ERRORS}, summary="作出决定(准予/不予)")
+def decide(request, number: str, body: DecideIn):
+    case = services.decide_case(_staff_case(request, number), actor=request.auth, approved=body.approved, reasons=body.reasons)
+    return _staff_summary(case)
+
+
+@router.post("/staff/cases/{number}/deliver", response={200: StaffCaseOut, **ERRORS}, summary="送达(窗口/邮寄/电子)")
+def deliver(request, number: str, body: DeliverIn):
+    delivery = services.deliver_result(_staff_case(request, number), actor=request.auth, method=body.method,
+                                       address=body.address, tracking_number=body.tracking_number)
+    return _staff_summary(delivery.case)
+
+
+@router.post("/staff/cases/{number}/visits", response={200: StaffCaseOut, **ERRORS}, summary="登记跑动")
+def visits(request, number: str, body: VisitIn):
+    case = _staff_case(request, number)
+    hall = None
+    if body.hall_id is not None:
+        hall = Hall.objects.filter(pk=body.hall_id).first()
+        if hall is None:
+            raise NotFound("找不到该大厅", code="hall_not_found", field="hall_id")
+    visit = services.record_visit(case, actor=request.auth, purpose=body.purpose, hall=hall)
+    return _staff_summary(visit.case)
+
+
+@router.get("/staff/handovers", response={200: HandoverPage, **ERRORS}, summary="审管互动:待认领的审批结果")
+def handovers(request, page: str = "1", page_size: str = "20"):
+    qs = selectors.handover_queue(_staff(request)).select_related("case__department")
+    result = _page(qs, page, page_size)
+    return _page_out(result, [
+        {"id": h.pk, "pushed_at": h.pushed_at, "claimed_at": h.claimed_at, "feedback": h.feedback,
+         "case": case_out(h.case, staff=True)} for h in result.object_list
+    ])
+
+
+@router.post("/staff/handovers/{handover_id}/claim", response={200: HandoverOut, **ERRORS}, summary="认领审批结果")
+def claim(request, handover_id: PathId, body: ClaimIn):
+    staff = _staff(request)
+    handover = SupervisionHandover.objects.filter(pk=handover_id, department_id=staff.department_id).first()
+    if handover is None:
+        raise NotFound("找不到该推送", code="handover_not_found")
+    handover = services.claim_handover(handover, actor=request.auth, feedback=body.feedback)
+    case = Case.objects.select_related("item", "department", "applicant").get(pk=handover.case_id)
+    return {"id": handover.pk, "pushed_at": handover.pushed_at, "claimed_at": handover.claimed_at,
+            "feedback": handover.feedback, "case": case_out(case, staff=True)}
