@@ -536,3 +536,45 @@ def test_download(citizen, people, item, client):
     assert police.get(f"/files/{f.pk}/").status_code == 404
     anonymous = Client()
     assert anonymous.get(f"/files/{f.pk}/").status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_copies_of_a_form_at_the_same_moment_make_one_case(people, item):
+    """A double click sends two requests at once: both carry the form's token, one case results and both
+    answers lead to it (on PostgreSQL the unique key decides; on SQLite the write lock serialises)."""
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        pytest.skip("the in-memory shared-cache SQLite test database answers 'table is locked' to a second thread; "
+                    "a SQLite file (production) serialises writers with BEGIN IMMEDIATE instead")
+    clients = []
+    for _ in range(2):
+        c = Client()
+        c.force_login(people["citizen_user"])
+        clients.append(c)
+    forms = [full_form(item, token="one-click") for _ in clients]
+    connection.close()
+    barrier = threading.Barrier(2, timeout=30)
+    answers, errors = [], []
+
+    def post(c, data):
+        try:
+            barrier.wait()
+            answers.append(c.post(f"/apply/{item.code}/", data))
+        except Exception as exc:  # reported below, never a hang
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post, args=(c, d)) for c, d in zip(clients, forms)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    case = Case.objects.get()
+    assert [r.status_code for r in answers] == [302, 302]
+    assert {r["Location"] for r in answers} == {f"/my/cases/{case.number}/submitted/"}
+    assert UploadedFile.objects.filter(case_material__isnull=True).count() == 0  # the loser's uploads went with it

@@ -303,6 +303,7 @@ def _apply(request, item, draft):
         files.discard(stored)
         context = _apply_context(request, item, draft=draft, contact=contact, token=token, material_errors=material_errors,
                                  kept=kept, commitments=commitments, error=error)
+        context["files_dropped"] = any(f.name for f in request.FILES.values())
         return render(request, "cases/public/apply.html", context, status=status)
 
     # files the form offered to keep (a draft's own, or ones the applicant just uploaded): shown again on error
