@@ -478,6 +478,9 @@ def test_register_with_a_scan_and_a_refused_file(client, actors, item, settings,
     upload = cm.files.get()
     assert (upload.original_name, upload.content_type, upload.owner_id) == ("申请书.png", "image/png", case.applicant_id)
     assert "申请书.png" in clerk.get(r["Location"]).content.decode()
+    again = clerk.post(f"{BASE}new/", {**form, f"file_{first.pk}": SimpleUploadedFile("申请书.png", PNG)})  # double click
+    assert again["Location"] == r["Location"] and Case.objects.count() == 1 and UploadedFile.objects.count() == 1
+    assert len([p for p in tmp_path.rglob("*") if p.is_file()]) == 1
 
 
 def test_supplement_received_as_a_scan(client, actors, item, settings, tmp_path):

@@ -6,11 +6,13 @@ Data is created through the services (live_server needs transactional_db)."""
 
 from __future__ import annotations
 
+import datetime
 import re
 
 import pytest
 
-from bianmin.cases import services
+from bianmin.cases import clock, services
+from bianmin.core import workdays
 from bianmin.core.identities import resident_id_with_check
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -53,8 +55,25 @@ def _no_overflow(page, what):
     assert overflow <= 0, f"{what}: page is {overflow}px wider than the screen"
 
 
-def test_clerk_registers_and_accepts_then_reviewer_completes(live_server, people, item, desktop, tablet, screenshots):
+def _accepted_on(people, item, day, monkeypatch):
+    """A case accepted on `day` (the clock's today patched for the call only)."""
+    with monkeypatch.context() as m:
+        m.setattr(clock, "today", lambda: day)
+        case = services.submit_application(people["citizen"], item, actor=people["citizen_user"],
+                                           materials={x.pk: {"at_window": True} for x in item.materials.all()})
+        return services.accept_case(case, actor=people["clerk"].user)
+
+
+def test_clerk_registers_and_accepts_then_reviewer_completes(live_server, people, item, desktop, tablet, phone, screenshots,
+                                                             monkeypatch):
     base = live_server.url
+    # two earlier cases in review: one past its promised deadline, one with a day left (预警)
+    today = clock.today()
+    _accepted_on(people, item, today - datetime.timedelta(days=30), monkeypatch)
+    four_back = today
+    while workdays.workdays_between(four_back, today) < 4:
+        four_back -= datetime.timedelta(days=1)
+    _accepted_on(people, item, four_back, monkeypatch)
     # an online application already waiting, so the queue shows more than the walk-in
     services.submit_application(people["citizen"], item, actor=people["citizen_user"],
                                 materials={m.pk: {"at_window": True} for m in item.materials.all()})
@@ -63,6 +82,7 @@ def test_clerk_registers_and_accepts_then_reviewer_completes(live_server, people
     _login(page, base, "clerk", "/console/cases/queue/")
     assert page.get_by_role("heading", level=1).inner_text() == "受理队列"
     assert "440802********" in page.locator("main").inner_text()  # the citizen's ID, masked
+    assert page.locator("tbody tr").count() == 1  # the accepted cases have left the queue
     page.screenshot(path=str(screenshots / "console-queue-desktop.png"), full_page=True)
 
     # 窗口登记: find the item by name, choose it, register the applicant, check the originals
@@ -107,6 +127,10 @@ def test_clerk_registers_and_accepts_then_reviewer_completes(live_server, people
     # the reviewer: my tasks, open the case, complete the review
     _login(page, base, "reviewer", "/console/cases/tasks/")
     assert number in page.locator("table").inner_text()
+    rows = page.locator("tbody tr")
+    assert rows.count() == 3
+    assert "超期" in rows.nth(0).inner_text() and "row-overdue" in rows.nth(0).get_attribute("class")  # nearest deadline first
+    assert "预警" in rows.nth(1).inner_text() and "剩 1 个工作日" in rows.nth(1).inner_text()
     page.screenshot(path=str(screenshots / "console-tasks-desktop.png"), full_page=True)
     _login(tablet_page, base, "reviewer", "/console/cases/tasks/")
     _no_overflow(tablet_page, "tasks on a tablet")
@@ -123,3 +147,8 @@ def test_clerk_registers_and_accepts_then_reviewer_completes(live_server, people
     assert "材料齐全,符合法定条件" in tablet_page.locator("#h-history + .console-timeline").inner_text()
     _no_overflow(tablet_page, "case page on a tablet")
     tablet_page.screenshot(path=str(screenshots / "console-case-tablet.png"), full_page=True)
+
+    # and on a phone: the same case page, one column, nothing wider than the screen
+    _login(phone, base, "reviewer", f"/console/cases/{number}/")
+    _no_overflow(phone, "case page on a phone")
+    phone.screenshot(path=str(screenshots / "console-case-phone.png"), full_page=True)

@@ -159,8 +159,10 @@ def register(request):
     try:
         with transaction.atomic():  # a refused application leaves no half-registered applicant behind
             applicant = services.register_applicant(**form.data_for_service(), user=None)
+            key = f"window:{ctx['token']}"
+            again = Case.objects.filter(applicant=applicant, idempotency_key=key).exists()  # a double click: no second scan
             for pk, c in choices.items():
-                if c == "upload":
+                if c == "upload" and not again:
                     try:
                         record = files.store_upload(applicant, request.FILES.get(f"file_{pk}"), actor=request.user)
                     except DomainError as exc:
@@ -169,7 +171,7 @@ def register(request):
                     stored.append(record)
                     materials[pk] = {"files": [record.pk]}
             case = services.submit_application(applicant, item, actor=request.user, channel="window", materials=materials,
-                                               idempotency_key=f"window:{ctx['token']}", hall=staff.hall, window=staff.window)
+                                               idempotency_key=key, hall=staff.hall, window=staff.window)
     except DomainError as exc:
         files.discard(stored)
         if exc.field and exc.field.startswith("file_"):
