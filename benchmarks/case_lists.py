@@ -68,7 +68,7 @@ def seed(n: int) -> None:
                               statutory_deadline=accepted + timedelta(days=28), decided_on=None if open_case else accepted + timedelta(days=3)))
         with transaction.atomic():
             created = Case.objects.bulk_create(batch)
-            ReviewTask.objects.bulk_create([ReviewTask(case=c, stage=1, name="审查", department_id=c.department_id, role="reviewer")
+            ReviewTask.objects.bulk_create([ReviewTask(case=c, stage=1, name="审查", department_id=c.department_id, role="reviewer", due=c.promised_deadline)
                                             for c in created if c.status == "in_review"])
         done += len(batch)
         print(f"  {done} cases …", flush=True)

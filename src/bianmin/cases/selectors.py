@@ -64,7 +64,7 @@ def task_list(staff: Staff) -> QuerySet[ReviewTask]:
     """My department's open review tasks for my role, the nearest deadline first."""
     return (ReviewTask.objects.filter(department_id=staff.department_id, role=staff.role, state=ReviewTask.State.ACTIVE)
             .select_related("case", "case__item", "case__applicant")
-            .order_by("case__promised_deadline", "case_id"))
+            .order_by("due", "case_id"))
 
 
 def handover_queue(staff: Staff) -> QuerySet[SupervisionHandover]:

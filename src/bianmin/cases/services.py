@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from bianmin.catalog.models import RouteStep, ServiceItem
@@ -150,6 +151,12 @@ def _stop_clock(case: Case, kind: str, reason: str, planned_days: int | None = N
     ClockStop.objects.create(case=case, kind=kind, reason=reason[:300], planned_days=planned_days, started_on=case.stopped_on)
 
 
+def _refresh_clock(case: Case) -> None:
+    """Recompute the deadlines (clock.refresh) and carry the promised one to the open tasks."""
+    clock.refresh(case)
+    case.tasks.filter(state=ReviewTask.State.ACTIVE).update(due=case.promised_deadline)
+
+
 def _restart_clock(case: Case) -> None:
     if case.stopped_on is None:
         return
@@ -158,7 +165,7 @@ def _restart_clock(case: Case) -> None:
     ClockStop.objects.filter(case=case, ended_on__isnull=True).update(ended_on=today, workdays=lost)
     case.stopped_days += lost
     case.stopped_on = None
-    clock.refresh(case)
+    _refresh_clock(case)
 
 
 # ----------------------------------------------------------------------------- applicants
@@ -204,6 +211,12 @@ def _check_audience(item: ServiceItem, applicant: Applicant) -> None:
         raise ValidationError(f"该事项仅面向{who}", code="audience_mismatch")
 
 
+def _attachable(case: Case, file_ids):
+    """The applicant's own uploads not yet part of another case: a file belongs to one case."""
+    return UploadedFile.objects.filter(pk__in=list(file_ids), owner=case.applicant).filter(
+        Q(case_material__isnull=True) | Q(case_material__case=case))
+
+
 def _set_materials(case: Case, provided: dict, actor, *, final: bool) -> None:
     """provided: {material_id: {"files": [UploadedFile ids], "commitment": bool}}. On submission every
     required material must be provided or, where the item allows it, replaced by a commitment."""
@@ -217,7 +230,7 @@ def _set_materials(case: Case, provided: dict, actor, *, final: bool) -> None:
     for m in materials:
         given = provided.get(m.pk) or {}
         file_ids = list(given.get("files") or [])
-        files = list(UploadedFile.objects.filter(pk__in=file_ids, owner=case.applicant))
+        files = list(_attachable(case, file_ids))
         if len(files) != len(set(file_ids)):
             raise NotFound("找不到上传的文件", code="file_not_found", field="materials")
         if files:
@@ -295,7 +308,14 @@ def submit_application(applicant: Applicant, item: ServiceItem, *, actor, channe
     case.submitted_at = _now()
     case.number = next_case_number(item.region.county_code, clock.today())
     case.status = S.SUBMITTED
-    case.save()
+    try:
+        with transaction.atomic():  # a savepoint: a twin request with the same key may commit first
+            case.save()
+    except IntegrityError:
+        existing = Case.objects.filter(applicant=applicant, idempotency_key=idempotency_key).first() if idempotency_key else None
+        if existing is None:
+            raise
+        return existing
     _set_materials(case, materials or {}, actor, final=True)
     case.save(update_fields=["commitment"])
     _event(case, "submitted", actor, S.DRAFT, f"通过{case.get_channel_display()}提交申请")
@@ -330,7 +350,8 @@ def first_stage(item: ServiceItem) -> int:
 
 def _open_stage(case: Case, stage: int) -> None:
     ReviewTask.objects.bulk_create([
-        ReviewTask(case=case, stage=s.stage, name=s.name, department_id=s.department_id or case.department_id, role=s.role)
+        ReviewTask(case=case, stage=s.stage, name=s.name, department_id=s.department_id or case.department_id, role=s.role,
+                   due=case.promised_deadline)
         for s in route(case.item) if s.stage == stage
     ])
 
@@ -426,7 +447,7 @@ def submit_supplement(case: Case, *, actor, files: dict) -> Case:
         if len(ids) != len(given) and not (at_window and set(given) - set(ids) == {"at_window"}):
             raise ValidationError(f"“{cm.name}”须上传文件", code="file_required", field="files")
         if ids:
-            found = UploadedFile.objects.filter(pk__in=ids, owner=case.applicant).update(case_material=cm)
+            found = _attachable(case, ids).update(case_material=cm)
             if found != len(set(ids)):
                 raise NotFound("找不到上传的文件", code="file_not_found", field="files")
         cm.state = CaseMaterial.State.PROVIDED
@@ -449,8 +470,11 @@ def receive_pending_material(case: Case, *, actor, case_material_id: int, file_i
     cm = case.materials.filter(pk=case_material_id, state=CaseMaterial.State.PENDING).first()
     if cm is None:
         raise NotFound("该材料不是待补的容缺材料", code="not_pending")
-    if file_ids:
-        UploadedFile.objects.filter(pk__in=list(file_ids), owner=case.applicant).update(case_material=cm)
+    file_ids = [i for i in file_ids or () if isinstance(i, int) and not isinstance(i, bool)]
+    if not file_ids and getattr(actor, "staff", None) is None:  # only a clerk can vouch for a paper original
+        raise ValidationError(f"“{cm.name}”须上传文件", code="file_required", field="files")
+    if file_ids and _attachable(case, file_ids).update(case_material=cm) != len(set(file_ids)):
+        raise NotFound("找不到上传的文件", code="file_not_found", field="files")
     cm.state = CaseMaterial.State.PROVIDED
     cm.save(update_fields=["state"])
     _event(case, "pending_received", actor, case.status, f"容缺材料“{cm.name}”已补齐")
@@ -592,7 +616,7 @@ def extend_deadline(case: Case, *, actor, days: int, reason: str) -> Case:
         raise ValidationError(f"延长总计不得超过 {MAX_EXTENSION_DAYS} 个工作日(已延长 {case.extension_days} 个)",
                               code="extension_too_long", field="days")
     case.extension_days += days
-    clock.refresh(case)
+    _refresh_clock(case)
     case.save()
     _event(case, "extended", actor, case.status, f"延长 {days} 个工作日:{reason[:200]}", days=days)
     return case

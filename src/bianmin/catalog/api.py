@@ -106,7 +106,7 @@ def list_items(request, q: str = "", department: str = "", region: str = "", lev
                one_visit: str = "", page: str = "1", page_size: str = "20"):
     params = {k: v for k, v in locals().items() if k not in ("request", "page", "page_size")}
     f = selectors.ItemFilters.from_params(params)
-    result = selectors.paginate(selectors.list_columns(selectors.search_items(f)), page, page_size)
+    result = selectors.paginate(selectors.list_columns(selectors.search_items(f)), page, page_size, count_with_rows=bool(f.q))
     return {
         "count": result.paginator.count, "page": result.number, "page_size": result.paginator.per_page,
         "results": [ItemOut.from_item(i) for i in result.object_list],

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.core.paginator import Page, Paginator
-from django.db.models import Count, Prefetch, Q, QuerySet, Window
+from django.db.models import Prefetch, Q, QuerySet
 
 from bianmin.core.errors import ValidationError
+from bianmin.core.pagination import MAX_PAGE_SIZE, paginate  # noqa: F401  (re-exported for the catalog's callers)
 from bianmin.org.models import Department, Level
 
 from . import search
 from .models import Audience, ItemKind, Material, ServiceItem, Theme
 
-MAX_PAGE_SIZE = 100
 
 
 @dataclass
@@ -110,30 +109,6 @@ def search_items(f: ItemFilters, qs: QuerySet[ServiceItem] | None = None) -> Que
 def list_columns(qs: QuerySet[ServiceItem]) -> QuerySet[ServiceItem]:
     """What a list row shows: the item with its department, in one query."""
     return qs.select_related("department", "region").defer("legal_basis", "conditions", "route")
-
-
-def paginate(qs, page, page_size=20) -> Page:
-    """One page of `qs` and the total, in ONE query: the total comes from COUNT(*) OVER () on the
-    page's rows, which saves a second pass over every match of a common search word."""
-    try:
-        page = int(page or 1)
-        page_size = int(page_size or 20)
-    except (TypeError, ValueError):
-        raise ValidationError("页码应为正整数", code="invalid_page", field="page")
-    if page < 1 or page_size < 1 or page_size > MAX_PAGE_SIZE:
-        raise ValidationError(f"页码应大于 0,每页条数应在 1 到 {MAX_PAGE_SIZE} 之间", code="invalid_page", field="page")
-    offset = (page - 1) * page_size
-    rows = list(qs.annotate(_total=Window(Count("pk")))[offset:offset + page_size])
-    if rows:
-        total = rows[0]._total
-    else:
-        total = qs.count()
-        if total:  # past the last page: show the last page
-            last = (total - 1) // page_size + 1
-            return paginate(qs, last, page_size)
-    paginator = Paginator([], page_size)
-    paginator.__dict__["count"] = total  # Paginator.count is a cached_property: give it the known total
-    return Page(rows, page, paginator)
 
 
 def item_detail(code: str, *, include_unpublished: bool = False) -> ServiceItem | None:

@@ -77,7 +77,7 @@ def home(request):
     try:
         f = selectors.ItemFilters.from_params(request.GET)
         qs = selectors.list_columns(selectors.search_items(f))
-        page = selectors.paginate(qs, request.GET.get("page"), PAGE_SIZE)
+        page = selectors.paginate(qs, request.GET.get("page"), PAGE_SIZE, count_with_rows=bool(f.q))
     except ValidationError as exc:
         error = exc.message
         error_field = FIELD_LABELS.get(exc.field or "", "")

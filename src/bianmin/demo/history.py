@@ -135,7 +135,7 @@ def generate_history(n: int = 3000, *, seed: int = 2026, today=None) -> int:
                                 actor_label="综合窗口", message="已受理"))
         if status in ("in_review", "suspended", "supplement"):
             case.status = status
-            tasks.append(ReviewTask(case=case, stage=1, name="审查", department=case.department, role="reviewer"))
+            tasks.append(ReviewTask(case=case, stage=1, name="审查", department=case.department, role="reviewer", due=case.promised_deadline))
             if status != "in_review":
                 case.stopped_on = min(today, workdays.add_workdays(case.accepted_on, 1))
                 kind = "supplement" if status == "supplement" else rng.choice(["site_inspection", "expert_review", "hearing"])
