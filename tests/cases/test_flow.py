@@ -182,3 +182,34 @@ def test_extension_limited_to_ten_days(people, item):
     assert case.promised_deadline > before
     with pytest.raises(ValidationError):
         services.extend_deadline(case, actor=people["approver"].user, days=6, reason="再延长")
+
+
+def _upload(applicant, name="scan.pdf", *, user):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from bianmin.cases import files
+
+    return files.store_upload(applicant, SimpleUploadedFile(name, b"%PDF-1.4\n%test\n", content_type="application/pdf"), actor=user)
+
+
+def test_a_file_belongs_to_one_case(people, item):
+    f = _upload(people["citizen"], user=people["citizen_user"])
+    first_material = item.materials.first()
+    given = materials_of(item) | {first_material.pk: {"files": [f.pk]}}
+    submit(people, item, materials=given)
+    with pytest.raises(NotFound):  # the same upload cannot be moved onto a second case
+        submit(people, item, materials=given)
+
+
+def test_pending_material_needs_a_file_from_the_applicant(people, item):
+    case = submit(people, item)
+    pending = case.materials.get(name="食品安全管理制度文本")
+    case = services.accept_case(case, actor=people["clerk"].user, pending_material_ids=[pending.pk])
+    with pytest.raises(ValidationError):
+        services.receive_pending_material(case, actor=people["citizen_user"], case_material_id=pending.pk)
+    stranger_file = _upload(people["other"], user=people["other_user"])
+    with pytest.raises(NotFound):
+        services.receive_pending_material(case, actor=people["citizen_user"], case_material_id=pending.pk, file_ids=[stranger_file.pk])
+    own = _upload(people["citizen"], user=people["citizen_user"])
+    services.receive_pending_material(case, actor=people["citizen_user"], case_material_id=pending.pk, file_ids=[own.pk])
+    assert case.materials.get(pk=pending.pk).state == CaseMaterial.State.PROVIDED
