@@ -97,6 +97,30 @@ def test_bearer_token(people, item):
     assert c.get("/api/v1/cases", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
 
+def test_personal_tokens_through_the_api(people, citizen):
+    r = post(citizen, "/api/v1/tokens", {"name": "我的手机"})
+    assert r.status_code == 201
+    made = r.json()
+    token = made.pop("token")
+    assert made["name"] == "我的手机" and not made["revoked"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert Client().get("/api/v1/cases", headers=bearer).status_code == 200
+    # a token cannot mint more tokens: only a logged-in session can
+    r = post(Client(), "/api/v1/tokens", {"name": "x"}, **bearer)
+    assert r.status_code == 401
+    listed = Client().get("/api/v1/tokens", headers=bearer).json()
+    assert [t["id"] for t in listed] == [made["id"]] and listed[0]["last_used_at"]
+    other = Client()
+    other.force_login(people["other_user"])
+    assert post(other, f"/api/v1/tokens/{made['id']}/revoke").status_code == 404
+    assert Client().get("/api/v1/cases", headers=bearer).status_code == 200
+    r = post(Client(), f"/api/v1/tokens/{made['id']}/revoke", **bearer)
+    assert r.status_code == 200 and r.json()["revoked"]
+    assert Client().get("/api/v1/cases", headers=bearer).status_code == 401
+    for bad in ({}, {"name": ""}, {"name": "x" * 101}, {"name": 5}):
+        assert post(citizen, "/api/v1/tokens", bad).status_code == 422
+
+
 def test_a_wrong_token_is_refused_even_with_a_session(citizen):
     r = citizen.get("/api/v1/cases", headers={"Authorization": "Bearer nope"})
     assert r.status_code == 401
@@ -424,7 +448,7 @@ def _post_endpoints(case, task_id, handover_id, message_id):
         f"/api/v1/staff/cases/{n}/immediate", f"/api/v1/staff/cases/{n}/tasks/{task_id}/complete",
         f"/api/v1/staff/cases/{n}/tasks/{task_id}/return", f"/api/v1/staff/cases/{n}/suspend", f"/api/v1/staff/cases/{n}/resume",
         f"/api/v1/staff/cases/{n}/extend", f"/api/v1/staff/cases/{n}/decide", f"/api/v1/staff/cases/{n}/deliver",
-        f"/api/v1/staff/cases/{n}/visits", f"/api/v1/staff/handovers/{handover_id}/claim",
+        f"/api/v1/staff/cases/{n}/visits", f"/api/v1/staff/handovers/{handover_id}/claim", "/api/v1/tokens",
     ]
 
 

@@ -292,3 +292,76 @@ def test_missing_row_and_pending_sweep(db, counting):
 def test_scrub():
     assert notify.scrub("身份证 440802199001011238 与代码 91440800MA4W000019") == "身份证 440802********1238 与代码 914408********0019"
     assert notify.scrub("快递单号 SF1234567890,电话 13800000000") == "快递单号 SF1234567890,电话 13800000000"
+
+
+# ----------------------------------------------------------------------------- a real worker (optional)
+
+def _redis_url():
+    import os
+
+    url = os.environ.get("BIANMIN_TEST_BROKER_URL", "redis://127.0.0.1:6379/14")
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except Exception:
+        return None
+    return url
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_real_celery_worker_sends_through_redis(people, item, monkeypatch):
+    """Celery worker process + Redis broker + the test database: the after-commit enqueue reaches the
+    worker, which sends the SMS once. Needs PostgreSQL (the worker must see the test database) and Redis."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import uuid
+
+    from celery import Celery
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a worker process cannot see the in-memory SQLite test database")
+    broker = _redis_url()
+    if broker is None:
+        pytest.skip("no Redis to use as a broker")
+    s = connection.settings_dict
+    db_url = f"postgresql://{s['USER']}{':' + s['PASSWORD'] if s['PASSWORD'] else ''}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    queue = f"bianmin-test-{uuid.uuid4().hex[:8]}"
+    env = dict(os.environ, DATABASE_URL=db_url, CELERY_BROKER_URL=broker, BIANMIN_TESTING="1")
+    worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "bianmin", "worker", "--pool=solo", "-Q", queue,
+                               "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "warning"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    client = Celery("bianmin-test-client", broker=broker)
+    sent_ids = []
+
+    def delay(pk):
+        sent_ids.append(pk)
+        client.send_task("bianmin.cases.tasks.send_outbox", args=[pk], queue=queue)
+
+    monkeypatch.setattr(tasks.send_outbox, "delay", delay)
+    try:
+        case = submit(people, item)
+        services.accept_case(case, actor=people["clerk"].user)  # commits; on_commit enqueues through Redis
+        assert len(sent_ids) == 1
+        delay(sent_ids[0])  # delivered twice: sent once
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            row = OutboxMessage.objects.get(pk=sent_ids[0])
+            if row.state == "sent":
+                break
+            time.sleep(0.3)
+        assert row.state == "sent", worker.stdout.read1(10000).decode(errors="replace") if worker.poll() is not None else row.state
+        time.sleep(1.5)  # let the duplicate run too
+        row.refresh_from_db()
+        assert row.attempts == 1
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        client.close()

@@ -21,7 +21,7 @@ from ninja import Field, Path, Router, Schema
 from pydantic import ConfigDict, field_validator, model_validator
 
 from bianmin.catalog.models import ServiceItem
-from bianmin.catalog.selectors import paginate
+from bianmin.core.pagination import paginate
 from bianmin.core.errors import NotFound, PermissionDenied, ValidationError
 from bianmin.core.identities import mask_resident_id
 from bianmin.org.models import Hall
@@ -34,8 +34,9 @@ except ImportError:  # pragma: no cover
 
 from . import clock as case_clock
 from . import letters, selectors, services
+from . import auth as api_auth
 from .auth import API_AUTH
-from .models import Case, CaseStatus, Message, ReviewTask, SupervisionHandover
+from .models import ApiToken, Case, CaseStatus, Message, ReviewTask, SupervisionHandover
 
 router = Router(tags=["办件"], auth=API_AUTH)
 
@@ -159,6 +160,10 @@ class VisitIn(In):
 
 class ClaimIn(In):
     feedback: Text = ""
+
+
+class TokenIn(In):
+    name: str = Field(min_length=1, max_length=100)
 
 
 # ----------------------------------------------------------------------------- output
@@ -749,3 +754,45 @@ def claim(request, handover_id: PathId, body: ClaimIn):
     case = Case.objects.select_related("item", "department", "applicant").get(pk=handover.case_id)
     return {"id": handover.pk, "pushed_at": handover.pushed_at, "claimed_at": handover.claimed_at,
             "feedback": handover.feedback, "case": case_out(case, staff=True)}
+
+
+# ----------------------------------------------------------------------------- personal tokens
+
+class TokenOut(Schema):
+    id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked: bool
+
+
+class NewTokenOut(TokenOut):
+    token: str
+
+
+def _token_out(t) -> dict:
+    return {"id": t.pk, "name": t.name, "created_at": t.created_at, "last_used_at": t.last_used_at, "revoked": t.revoked}
+
+
+@router.get("/tokens", response={200: list[TokenOut], **ERRORS}, summary="我的接口令牌")
+def list_tokens(request):
+    return [_token_out(t) for t in ApiToken.objects.filter(user=request.auth)[:100]]
+
+
+@router.post("/tokens", response={201: NewTokenOut, **ERRORS}, auth=[api_auth.session_auth], summary="新建接口令牌",
+             description="仅限网页登录(会话)创建;令牌明文只在此次返回。")
+def create_token(request, body: TokenIn):
+    if ApiToken.objects.filter(user=request.auth, revoked=False).count() >= 20:
+        raise ValidationError("有效令牌最多 20 个,请先吊销不用的令牌", code="too_many_tokens")
+    token = api_auth.issue_token(request.auth, body.name)
+    row = ApiToken.objects.get(key_hash=api_auth.hash_token(token))
+    return Status(201, {**_token_out(row), "token": token})
+
+
+@router.post("/tokens/{token_id}/revoke", response={200: TokenOut, **ERRORS}, summary="吊销接口令牌")
+def revoke_token(request, token_id: PathId):
+    api_auth.revoke_token(token_id, user=request.auth)
+    row = ApiToken.objects.filter(pk=token_id, user=request.auth).first()
+    if row is None:
+        raise NotFound("找不到该令牌", code="token_not_found")
+    return _token_out(row)

@@ -63,8 +63,9 @@ class BearerAuth(HttpBearer):
     def authenticate(self, request, token: str):
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise AuthenticationError()
-        row = (ApiToken.objects.select_related("user").filter(key_hash=hash_token(token), revoked=False)
-               .only("id", "last_used_at", "user").first())
+        # the user's applicant or staff record in the same query (absent ones are cached as absent)
+        row = (ApiToken.objects.select_related("user__applicant", "user__staff__department")
+               .filter(key_hash=hash_token(token), revoked=False).first())
         if row is None or not row.user.is_active:
             raise AuthenticationError()
         now = timezone.now()
