@@ -198,6 +198,36 @@ def test_application_form(citizen, item):
     assert citizen.get("/api/v1/apply/NO-SUCH").json()["code"] == "item_not_found"
 
 
+def test_upload_then_apply_then_download(people, item, citizen, clerk, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path / "files"
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    ids = []
+    for m in item.materials.all():
+        r = citizen.post("/api/v1/uploads", {"file": SimpleUploadedFile(f"{m.name}.pdf", pdf, content_type="application/pdf")})
+        assert r.status_code == 201, r.content
+        ids.append(r.json()["id"])
+    r = citizen.post("/api/v1/uploads", {"file": SimpleUploadedFile("假的.pdf", b"MZ\x90\x00 not a pdf")})
+    assert (r.status_code, r.json()["code"]) == (400, "file_type_not_allowed")
+    assert citizen.post("/api/v1/uploads", {}).status_code == 422
+    assert clerk.post("/api/v1/uploads", {"file": SimpleUploadedFile("a.pdf", pdf)}).json()["code"] == "applicant_required"
+    materials = {str(m.pk): {"files": [i]} for m, i in zip(item.materials.all(), ids)}
+    r = post(citizen, "/api/v1/cases", {"item_code": item.code, "materials": materials})
+    assert r.status_code == 201
+    number = r.json()["number"]
+    got = citizen.get(f"/api/v1/files/{ids[0]}")
+    assert got.status_code == 200 and b"".join(got.streaming_content) == pdf
+    other = Client()
+    other.force_login(people["other_user"])
+    for fid in (str(ids[0]), "999999", "abc", "9" * 40):
+        r = other.get(f"/api/v1/files/{fid}")
+        assert (r.status_code, r.json()["code"]) == (404, "file_not_found")
+    assert clerk.get(f"/api/v1/files/{ids[0]}").status_code == 200  # the clerk who takes the case in may see it
+    assert staff_client(people, "police_reviewer").get(f"/api/v1/files/{ids[0]}").status_code == 404
+    assert Case.objects.get(number=number).materials.filter(files__isnull=False).count() == 3
+
+
 def test_submit_errors(citizen, people, item, make_item):
     r = post(citizen, "/api/v1/cases", {"item_code": "NO-SUCH"})
     assert (r.status_code, r.json()["code"]) == (404, "item_not_found")
@@ -449,6 +479,7 @@ def _post_endpoints(case, task_id, handover_id, message_id):
         f"/api/v1/staff/cases/{n}/tasks/{task_id}/return", f"/api/v1/staff/cases/{n}/suspend", f"/api/v1/staff/cases/{n}/resume",
         f"/api/v1/staff/cases/{n}/extend", f"/api/v1/staff/cases/{n}/decide", f"/api/v1/staff/cases/{n}/deliver",
         f"/api/v1/staff/cases/{n}/visits", f"/api/v1/staff/handovers/{handover_id}/claim", "/api/v1/tokens",
+        "/api/v1/uploads",
     ]
 
 

@@ -17,7 +17,8 @@ from typing import Annotated, Any
 
 from django.db import IntegrityError
 from django.http import HttpResponse
-from ninja import Field, Path, Router, Schema
+from ninja import Field, File, Path, Router, Schema
+from ninja.files import UploadedFile as NinjaUploadedFile
 from pydantic import ConfigDict, field_validator, model_validator
 
 from bianmin.catalog.models import ServiceItem
@@ -510,6 +511,29 @@ def application_form(request, item_code: str):
         {"id": m.pk, "name": m.name, "description": m.description, "form": m.form, "required": m.required,
          "commitment_allowed": m.commitment_allowed, "pending_allowed": m.pending_allowed} for m in item.materials.all()
     ]}
+
+
+@router.post("/uploads", response={201: FileOut, **ERRORS}, summary="上传材料文件",
+             description="multipart/form-data,字段 file:PDF、JPG、PNG 或 OFD(按内容识别),不超过 20 MB。返回的 id 用于 POST /cases 的 materials 和补正。")
+def upload(request, file: NinjaUploadedFile = File(...)):
+    from . import files
+
+    record = files.store_upload(_applicant(request), file, actor=request.auth)
+    return Status(201, {"id": record.pk, "name": record.original_name, "content_type": record.content_type, "size": record.size})
+
+
+@router.get("/files/{file_id}", response={200: None, **ERRORS}, summary="下载材料文件",
+            description="本人的文件,或工作人员可见办件的文件;其他一律 404。")
+def download(request, file_id: str):
+    from django.http import FileResponse
+
+    from . import files
+
+    record, path = files.open_for(request.auth, file_id[:30])
+    response = FileResponse(open(path, "rb"), content_type=record.content_type, as_attachment=True,
+                            filename=record.original_name)
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @router.get("/cases", response={200: CasePage, **ERRORS}, summary="我的办件")
