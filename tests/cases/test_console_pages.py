@@ -2,6 +2,7 @@
 action form, who may open what, CSRF, and the query count of the lists. Dates are worked out by hand."""
 
 from datetime import date
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth.models import User
@@ -109,6 +110,8 @@ def test_window_flow_register_accept_review_decide_deliver(client, actors, item,
     html = clerk.get(f"{BASE}{case.number}/").content.decode()
     assert "按时办结" in html and "窗口领取" in html and "材料齐全,符合条件" in html
     assert 'class="console-timeline"' in html and html.count("<time ") == 5
+    shanghai = case.events.last().at.astimezone(ZoneInfo("Asia/Shanghai"))  # stored in UTC, shown in Beijing time
+    assert f'<time datetime="{shanghai:%Y-%m-%dT%H:%M:%S}' in html and f'+08:00">{shanghai:%Y-%m-%d %H:%M}</time>' in html
 
 
 def test_register_shows_the_service_error_and_creates_nothing(client, actors, item):
