@@ -106,10 +106,12 @@ def test_window_flow_register_accept_review_decide_deliver(client, actors, item,
     assert act(clerk, case, "deliver", method="window").status_code == 302
     case = reload(case)
     assert case.status == CaseStatus.DELIVERED and case.delivery.hall_id == actors["clerk"].hall_id
-    assert [e.kind for e in case.events.all()] == ["submitted", "accepted", "task_completed", "decided", "delivered"]
+    # registering at the window is the applicant's one visit, recorded with the submission
+    assert [e.kind for e in case.events.all()] == ["submitted", "visit", "accepted", "task_completed", "decided", "delivered"]
+    assert case.visit_count == 1 and not case.visits_exceeded
     html = clerk.get(f"{BASE}{case.number}/").content.decode()
     assert "按时办结" in html and "窗口领取" in html and "材料齐全,符合条件" in html
-    assert 'class="console-timeline"' in html and html.count("<time ") == 5
+    assert 'class="console-timeline"' in html and html.count("<time ") == 6  # six events, six timestamps
     shanghai = case.events.last().at.astimezone(ZoneInfo("Asia/Shanghai"))  # stored in UTC, shown in Beijing time
     assert f'<time datetime="{shanghai:%Y-%m-%dT%H:%M:%S}' in html and f'+08:00">{shanghai:%Y-%m-%d %H:%M}</time>' in html
 

@@ -213,3 +213,26 @@ def test_pending_material_needs_a_file_from_the_applicant(people, item):
     own = _upload(people["citizen"], user=people["citizen_user"])
     services.receive_pending_material(case, actor=people["citizen_user"], case_material_id=pending.pk, file_ids=[own.pk])
     assert case.materials.get(pk=pending.pk).state == CaseMaterial.State.PROVIDED
+
+
+def test_a_pending_material_may_be_absent_at_submission_and_accepted_as_pending(people, item):
+    pending = item.materials.get(name="食品安全管理制度文本")  # required, 容缺 allowed
+    others = {m.pk: {"at_window": True} for m in item.materials.exclude(pk=pending.pk)}
+    case = submit(people, item, materials=others)
+    absent = case.materials.get(material=pending)
+    assert absent.state == CaseMaterial.State.MISSING
+    with pytest.raises(ValidationError) as exc:  # not accepted as complete
+        services.accept_case(case, actor=people["clerk"].user)
+    assert exc.value.code == "materials_missing"
+    case = services.accept_case(case, actor=people["clerk"].user, pending_material_ids=[absent.pk])
+    assert case.status == CaseStatus.IN_REVIEW
+    # a required material without 容缺 must be there at submission
+    licence = item.materials.get(name="营业执照")
+    with pytest.raises(ValidationError) as exc:
+        submit(people, item, materials={m.pk: {"at_window": True} for m in item.materials.exclude(pk=licence.pk)})
+    assert exc.value.code == "materials_missing" and "营业执照" in exc.value.message
+
+
+def test_window_registration_counts_as_a_visit(people, item, halls):
+    case = submit(people, item, channel="window", hall=halls["city"])
+    assert case.visit_count == 1 and case.visits.get().hall == halls["city"]

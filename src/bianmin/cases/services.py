@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -243,7 +243,8 @@ def _set_materials(case: Case, provided: dict, actor, *, final: bool) -> None:
             state = CaseMaterial.State.PROVIDED  # a clerk checked the paper original
         elif m.required:
             state = CaseMaterial.State.MISSING
-            missing.append(m.name)
+            if not m.pending_allowed:  # a 容缺 material may come later: the clerk decides at acceptance
+                missing.append(m.name)
         else:
             state = CaseMaterial.State.NOT_NEEDED
         rows.append((m, state, files))
@@ -308,17 +309,14 @@ def submit_application(applicant: Applicant, item: ServiceItem, *, actor, channe
     case.submitted_at = _now()
     case.number = next_case_number(item.region.county_code, clock.today())
     case.status = S.SUBMITTED
-    try:
-        with transaction.atomic():  # a savepoint: a twin request with the same key may commit first
-            case.save()
-    except IntegrityError:
-        existing = Case.objects.filter(applicant=applicant, idempotency_key=idempotency_key).first() if idempotency_key else None
-        if existing is None:
-            raise
-        return existing
+    # A twin request with the same key committing first makes this save raise IntegrityError (the
+    # unique key): the callers answer with the twin's case and drop whatever this request uploaded.
+    case.save()
     _set_materials(case, materials or {}, actor, final=True)
     case.save(update_fields=["commitment"])
     _event(case, "submitted", actor, S.DRAFT, f"通过{case.get_channel_display()}提交申请")
+    if channel == Channel.WINDOW and hall is not None:  # registering at a window is the applicant's visit
+        _add_visit(case, actor, hall, "窗口提交申请", getattr(actor, "staff", None))
     return case
 
 
@@ -717,6 +715,10 @@ def record_visit(case: Case, *, actor, purpose: str, hall: Hall | None = None) -
     purpose = (purpose or "").strip()
     if not purpose:
         raise ValidationError("请填写到访事由", code="purpose_required", field="purpose")
+    return _add_visit(case, actor, hall, purpose, staff)
+
+
+def _add_visit(case: Case, actor, hall: Hall, purpose: str, staff: Staff | None) -> Visit:
     visit = Visit.objects.create(case=case, hall=hall, purpose=purpose[:200], at=_now(), recorded_by=staff)
     case.visit_count += 1
     case.save(update_fields=["visit_count"])
