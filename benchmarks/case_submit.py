@@ -38,7 +38,7 @@ def seed(clients: int):
     from bianmin.org.models import Department, Level, Region
 
     city, _ = Region.objects.get_or_create(code="440800", defaults={"name": "湛江市", "level": Level.CITY})
-    dept, _ = Department.objects.get_or_create(uscc=uscc_with_check("11440800SUBMIT001"),
+    dept, _ = Department.objects.get_or_create(uscc=uscc_with_check("11440800MA0000099"),
                                                defaults={"name": "基准提交测试局", "region": city, "level": Level.CITY})
     item = ServiceItem.objects.filter(code="BENCH-SUBMIT-1").first() or catalog_services.save_item({
         "name": "基准网上申办事项", "basic_code": "BENCHSUBMIT", "code": "BENCH-SUBMIT-1", "kind": "public_service",

@@ -160,8 +160,10 @@ def test_submit_is_idempotent_with_a_key(citizen, people, item):
     assert r1.status_code == 201, r1.content
     data = r1.json()
     assert data["status"] == "submitted" and data["clock"]["state"] == "not_started"
-    assert data["form_data"] == {"经营场所": "赤坎区中山一路1号"}
-    assert all(m["state"] == "provided" for m in data["materials"])
+    # the answer is the case's summary; its detail (form, materials) is one GET away
+    detail = citizen.get(data["url"]).json()
+    assert detail["form_data"] == {"经营场所": "赤坎区中山一路1号"}
+    assert all(m["state"] == "provided" for m in detail["materials"])
     r2 = post(citizen, "/api/v1/cases", body, **{"Idempotency-Key": "req-42"})
     assert r2.status_code == 200 and r2.json()["number"] == data["number"]
     assert Case.objects.count() == 1
