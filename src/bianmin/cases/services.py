@@ -307,13 +307,15 @@ def submit_application(applicant: Applicant, item: ServiceItem, *, actor, channe
     case.form_data = form_data if form_data is not None else case.form_data
     case.idempotency_key = idempotency_key
     case.submitted_at = _now()
-    case.number = next_case_number(item.region.county_code, clock.today())
     case.status = S.SUBMITTED
     # A twin request with the same key committing first makes this save raise IntegrityError (the
     # unique key): the callers answer with the twin's case and drop whatever this request uploaded.
     case.save()
     _set_materials(case, materials or {}, actor, final=True)
-    case.save(update_fields=["commitment"])
+    # The number last: taking it locks the day's counter until commit, so every other submission
+    # in the region waits for as long as this transaction still runs.
+    case.number = next_case_number(item.region.county_code, clock.today())
+    case.save(update_fields=["commitment", "number"])
     _event(case, "submitted", actor, S.DRAFT, f"通过{case.get_channel_display()}提交申请")
     if channel == Channel.WINDOW and hall is not None:  # registering at a window is the applicant's visit
         _add_visit(case, actor, hall, "窗口提交申请", getattr(actor, "staff", None))
