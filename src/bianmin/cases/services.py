@@ -217,7 +217,7 @@ def _attachable(case: Case, file_ids):
         Q(case_material__isnull=True) | Q(case_material__case=case))
 
 
-def _set_materials(case: Case, provided: dict, actor, *, final: bool) -> None:
+def _set_materials(case: Case, provided: dict, actor, *, final: bool, created: bool = False) -> None:
     """provided: {material_id: {"files": [UploadedFile ids], "commitment": bool}}. On submission every
     required material must be provided or, where the item allows it, replaced by a commitment."""
     materials = list(case.item.materials.all())
@@ -251,7 +251,8 @@ def _set_materials(case: Case, provided: dict, actor, *, final: bool) -> None:
     if final and missing:
         raise ValidationError("以下必要材料尚未提交:" + "、".join(missing), code="materials_missing", field="materials",
                               details=[{"field": "materials", "code": "missing", "message": name} for name in missing])
-    case.materials.all().delete()
+    if not created:  # a draft being saved again or submitted: its earlier list goes
+        case.materials.all().delete()
     for i, (m, state, files) in enumerate(rows):
         cm = CaseMaterial.objects.create(case=case, material=m, name=m.name, state=state, order=i)
         if files:
@@ -301,7 +302,7 @@ def submit_application(applicant: Applicant, item: ServiceItem, *, actor, channe
         _owner(case, actor)
         _check(case, "submit")
     else:
-        case = Case(item=item, item_version=item.version, department=item.department, applicant=applicant, status=S.DRAFT)
+        case = Case(item=item, item_version=item.version, department_id=item.department_id, applicant=applicant, status=S.DRAFT)
     case.channel = channel
     case.hall, case.window = hall, window
     case.form_data = form_data if form_data is not None else case.form_data
@@ -311,7 +312,7 @@ def submit_application(applicant: Applicant, item: ServiceItem, *, actor, channe
     # A twin request with the same key committing first makes this save raise IntegrityError (the
     # unique key): the callers answer with the twin's case and drop whatever this request uploaded.
     case.save()
-    _set_materials(case, materials or {}, actor, final=True)
+    _set_materials(case, materials or {}, actor, final=True, created=draft is None)
     # The number last: taking it locks the day's counter until commit, so every other submission
     # in the region waits for as long as this transaction still runs.
     case.number = next_case_number(item.region.county_code, clock.today())
