@@ -557,7 +557,7 @@ def submit_case(request, body: SubmitIn):
         existing = Case.objects.filter(applicant=applicant, idempotency_key=key).values_list("number", flat=True).first()
         if existing:
             return Status(200, case_out(_summary(applicant, existing)))
-    item = ServiceItem.objects.filter(code=body.item_code, status=ServiceItem.Status.PUBLISHED).select_related("region").first()
+    item = ServiceItem.objects.filter(code=body.item_code, status=ServiceItem.Status.PUBLISHED).select_related("region", "department").first()
     if item is None:
         raise NotFound(f"找不到编码为“{body.item_code}”的已发布事项", code="item_not_found")
     materials = {mid: {"files": m.files, "commitment": m.commitment} for mid, m in body.materials.items()}

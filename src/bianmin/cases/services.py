@@ -302,7 +302,7 @@ def submit_application(applicant: Applicant, item: ServiceItem, *, actor, channe
         _owner(case, actor)
         _check(case, "submit")
     else:
-        case = Case(item=item, item_version=item.version, department_id=item.department_id, applicant=applicant, status=S.DRAFT)
+        case = Case(item=item, item_version=item.version, department=item.department, applicant=applicant, status=S.DRAFT)
     case.channel = channel
     case.hall, case.window = hall, window
     case.form_data = form_data if form_data is not None else case.form_data

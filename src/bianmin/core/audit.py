@@ -31,7 +31,9 @@ def record(action: str, *, actor="", obj=None, object_type: str = "", object_id=
     actor_name = getattr(actor, "username", None) or str(actor or "")
     # The JSON round trip makes the stored data exactly what the hash covered.
     data = json.loads(json.dumps(data or {}, ensure_ascii=False, default=str))
-    with transaction.atomic():
+    # Inside the caller's transaction no savepoint is needed: if the append fails, the business
+    # change must fail with it.
+    with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
             with connection.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_LOCK_KEY])
