@@ -22,6 +22,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO_ROOT / "var" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
+TABLET = {"width": 820, "height": 1180}
+NO_OVERFLOW_JS = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
 _skip_reasons: list[str] = []
 
@@ -81,29 +83,29 @@ def screenshots() -> Path:
     return SCREENSHOTS
 
 
+def _page(chromium, **options):
+    """A fresh browser context (its own cookies) in Chinese and Shanghai time, and its page."""
+    context = chromium.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **options)
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
+
+
 @pytest.fixture
 def desktop(chromium):
-    context = chromium.new_context(viewport=DESKTOP, locale="zh-CN", timezone_id="Asia/Shanghai")
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    yield page
-    context.close()
+    yield from _page(chromium, viewport=DESKTOP)
 
 
 @pytest.fixture
 def phone(chromium):
-    context = chromium.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
-                                   locale="zh-CN", timezone_id="Asia/Shanghai")
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    yield page
-    context.close()
+    yield from _page(chromium, viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+
+
+@pytest.fixture
+def tablet(chromium):
+    yield from _page(chromium, viewport=TABLET, device_scale_factor=1, is_mobile=True, has_touch=True)
 
 
 @pytest.fixture
 def no_js(chromium):
-    context = chromium.new_context(viewport=DESKTOP, java_script_enabled=False, locale="zh-CN")
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    yield page
-    context.close()
+    yield from _page(chromium, viewport=DESKTOP, java_script_enabled=False)

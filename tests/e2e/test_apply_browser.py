@@ -18,7 +18,7 @@ from tests.cases.test_files import tiny_pdf, tiny_png
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-NO_OVERFLOW_JS = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+from tests.e2e.conftest import NO_OVERFLOW_JS
 ID_NUMBER = resident_id_with_check("44080219880808123")
 PASSWORD = "Zhanjiang!2026"
 

@@ -46,7 +46,7 @@ CONTRAST_JS = """
 }
 """
 
-NO_OVERFLOW_JS = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+from tests.e2e.conftest import NO_OVERFLOW_JS
 
 
 @pytest.fixture

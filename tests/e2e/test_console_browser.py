@@ -17,19 +17,8 @@ from bianmin.core.identities import resident_id_with_check
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-TABLET = {"width": 820, "height": 1180}
 PASSWORD = "Bianmin!2026"
-NO_OVERFLOW_JS = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-
-
-@pytest.fixture
-def tablet(chromium):
-    context = chromium.new_context(viewport=TABLET, device_scale_factor=1, is_mobile=True, has_touch=True,
-                                   locale="zh-CN", timezone_id="Asia/Shanghai")
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    yield page
-    context.close()
+from tests.e2e.conftest import NO_OVERFLOW_JS
 
 
 @pytest.fixture
