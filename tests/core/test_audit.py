@@ -59,3 +59,34 @@ def test_verify_walks_in_batches(db):
         audit.record("x", data={"i": i})
     assert audit.verify(batch=5).checked == 12
     assert AuditEntry.objects.count() == 12
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_appenders_keep_one_chain():
+    """Four connections appending at once (as four web workers do) leave an unbroken chain."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs a server database: SQLite's in-memory test database is one connection")
+    import threading
+
+    from django.db import connections, transaction
+
+    errors = []
+
+    def work(n):
+        try:
+            for i in range(25):
+                with transaction.atomic():
+                    audit.record("test.concurrent", actor=f"worker{n}", data={"i": i})
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    result = audit.verify()
+    assert result.ok and result.checked == 100

@@ -253,8 +253,9 @@ def _set_materials(case: Case, provided: dict, actor, *, final: bool, created: b
                               details=[{"field": "materials", "code": "missing", "message": name} for name in missing])
     if not created:  # a draft being saved again or submitted: its earlier list goes
         case.materials.all().delete()
-    for i, (m, state, files) in enumerate(rows):
-        cm = CaseMaterial.objects.create(case=case, material=m, name=m.name, state=state, order=i)
+    created_rows = CaseMaterial.objects.bulk_create(
+        [CaseMaterial(case=case, material=m, name=m.name, state=state, order=i) for i, (m, state, _) in enumerate(rows)])
+    for cm, (_, _, files) in zip(created_rows, rows):
         if files:
             UploadedFile.objects.filter(pk__in=[f.pk for f in files]).update(case_material=cm)
     case.commitment = any(state == CaseMaterial.State.COMMITMENT for _, state, _ in rows)
@@ -288,8 +289,9 @@ def submit_application(applicant: Applicant, item: ServiceItem, *, actor, channe
     The same idempotency key from the same applicant returns the first case instead of a second one."""
     if idempotency_key:
         idempotency_key = str(idempotency_key)[:64]
-        existing = Case.objects.filter(applicant=applicant, idempotency_key=idempotency_key).first()
+        existing = Case.objects.filter(applicant=applicant, idempotency_key=idempotency_key).select_related("item", "department").first()
         if existing is not None:
+            existing.is_replay = True  # callers answering a retry say so (the API: 200, not 201)
             return existing
     if channel not in Channel.values:
         raise ValidationError("申请渠道无效", code="invalid_channel", field="channel")

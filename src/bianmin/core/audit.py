@@ -37,7 +37,10 @@ def record(action: str, *, actor="", obj=None, object_type: str = "", object_id=
         if connection.vendor == "postgresql":
             with connection.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_LOCK_KEY])
-        # On SQLite the IMMEDIATE transaction already holds the database's write lock.
+        # The last hash in a statement of its own, after the lock: under READ COMMITTED a statement
+        # sees what was committed when it started, so reading it in the locking statement could
+        # miss an entry committed while this one waited for the lock.
+        # (On SQLite the IMMEDIATE transaction already holds the database's write lock.)
         last = AuditEntry.objects.order_by("-id").values_list("hash", flat=True).first()
         prev = last or GENESIS
         now = timezone.now()
