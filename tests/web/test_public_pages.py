@@ -421,7 +421,7 @@ def test_login_page(client, db):
     # LoginView puts the host name in `site_name`; the page chrome must still name the portal
     assert "<title>工作人员登录 - 湛江市政务服务网</title>" in html and "testserver" not in html
     bad = client.post("/console/login/", {"username": "nobody", "password": "wrong-password"})
-    assert bad.status_code == 200 and 'role="alert"' in bad.content.decode()
+    assert bad.status_code == 400 and 'role="alert"' in bad.content.decode()
 
 
 def test_console_home_by_role(client, staff):

@@ -8,7 +8,6 @@ Every page works without JavaScript.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from functools import wraps
 
@@ -26,6 +25,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods, require_POST
 
 from bianmin.catalog import selectors as catalog_selectors
+from bianmin.core import throttle
 from bianmin.core.errors import DomainError, NotFound, ValidationError
 from bianmin.org.models import Level
 
@@ -35,8 +35,6 @@ from .models import Applicant, Case, CaseMaterial, CaseStatus, Delivery, Message
 
 PAGE_SIZE = 20
 MAX_FILES_PER_MATERIAL = 10
-LOGIN_FAIL_LIMIT = 5
-LOGIN_WINDOW = 15 * 60  # seconds: failures are counted over 15 minutes, and a lock lasts 15 minutes
 MAX_PK = 2**63 - 1
 STATUS_TITLES = {400: "请求无效", 403: "无权办理", 404: "找不到该页面", 409: "当前不能办理", 429: "操作过于频繁"}
 
@@ -99,35 +97,6 @@ def _paginate(request, qs):
 
 # ----------------------------------------------------------------------------- registration and login
 
-def _throttle_keys(id_number: str) -> tuple[str, str]:
-    h = hashlib.sha256(id_number.encode()).hexdigest()[:32]
-    return f"cases:login-fail:{h}", f"cases:login-lock:{h}"
-
-
-def _login_locked(id_number: str) -> bool:
-    return bool(cache.get(_throttle_keys(id_number)[1]))
-
-
-def _login_failed(id_number: str) -> int:
-    """Count a failure; the fifth within 15 minutes locks the number for 15 minutes. Returns failures left."""
-    fails, lock = _throttle_keys(id_number)
-    cache.add(fails, 0, LOGIN_WINDOW)
-    try:
-        n = cache.incr(fails)
-    except ValueError:  # expired between add and incr
-        cache.set(fails, 1, LOGIN_WINDOW)
-        n = 1
-    if n >= LOGIN_FAIL_LIMIT:
-        cache.set(lock, 1, LOGIN_WINDOW)
-        cache.delete(fails)
-        return 0
-    return LOGIN_FAIL_LIMIT - n
-
-
-def _login_succeeded(id_number: str) -> None:
-    cache.delete(_throttle_keys(id_number)[0])
-
-
 @require_http_methods(["GET", "POST"])
 def login_view(request):
     next_url = _safe_next(request)
@@ -139,19 +108,19 @@ def login_view(request):
         status = 400
         if form.is_valid():
             id_number = form.cleaned_data["id_number"]
-            if _login_locked(id_number):
-                error, status = "该证件号码登录失败次数过多,已暂停登录 15 分钟。请稍后再试,或拨打 12345 求助。", 429
+            if throttle.locked("applicant", id_number):
+                error, status = throttle.LOCKED_MESSAGE, 429
             else:
                 user = authenticate(request, username=id_number, password=form.cleaned_data["password"])
                 if user is None:
-                    left = _login_failed(id_number)
+                    left = throttle.failed("applicant", id_number)
                     error = ("证件号码或密码不正确。" + (f"再错 {left} 次将暂停登录 15 分钟。" if left else
                                                    "登录失败次数过多,已暂停登录 15 分钟。"))
                     status = 400 if left else 429
                 elif getattr(user, "applicant", None) is None:
                     error, status = "该账号是工作人员账号,不能在此以办事人身份登录。请使用“工作人员登录”入口。", 403
                 else:
-                    _login_succeeded(id_number)
+                    throttle.succeeded("applicant", id_number)
                     login(request, user)
                     return redirect(next_url)
     return render(request, "cases/public/login.html", {"form": form, "error": error, "next": next_url}, status=status)
