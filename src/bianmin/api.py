@@ -37,9 +37,20 @@ def _auth_error(request, exc):
     return api.create_response(request, {"code": "unauthenticated", "message": "请先登录"}, status=401)
 
 
+# ninja's own HttpErrors carry English text; answer in Chinese with a stable code.
+HTTP_ERRORS = {
+    400: ("invalid_body", "请求体无法解析,请发送有效的 JSON"),
+    401: ("unauthenticated", "请先登录"),
+    403: ("forbidden", "没有权限"),
+    404: ("not_found", "找不到请求的资源"),
+    405: ("method_not_allowed", "不支持该请求方法"),
+}
+
+
 @api.exception_handler(HttpError)
 def _http_error(request, exc: HttpError):
-    return api.create_response(request, {"code": "http_error", "message": str(exc)}, status=exc.status_code)
+    code, message = HTTP_ERRORS.get(exc.status_code, ("http_error", "请求无法处理"))
+    return api.create_response(request, {"code": code, "message": message}, status=exc.status_code)
 
 
 from bianmin.catalog.api import router as catalog_router  # noqa: E402

@@ -119,3 +119,12 @@ def test_list_query_count_is_flat(client, make_item, django_assert_max_num_queri
     with django_assert_max_num_queries(3):  # count + page (+ savepoint noise)
         r = get(client, page_size="30")
     assert len(r.json()["results"]) == 30
+
+
+def test_unparseable_json_body_is_a_chinese_400(client, people):
+    from bianmin.cases import auth
+
+    token = auth.issue_token(people["citizen_user"], "test")
+    r = client.post("/api/v1/cases", data="{not json", content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert r.status_code == 400
+    assert r.json() == {"code": "invalid_body", "message": "请求体无法解析,请发送有效的 JSON"}
