@@ -236,3 +236,12 @@ def test_a_pending_material_may_be_absent_at_submission_and_accepted_as_pending(
 def test_window_registration_counts_as_a_visit(people, item, halls):
     case = submit(people, item, channel="window", hall=halls["city"])
     assert case.visit_count == 1 and case.visits.get().hall == halls["city"]
+
+
+@pytest.mark.parametrize("channel", ["online", "kiosk", "mobile"])
+def test_only_online_items_take_applications_outside_a_hall(people, make_item, channel):
+    offline = make_item(online_level=2, audience="both")
+    with pytest.raises(ValidationError) as exc:
+        submit(people, offline, channel=channel)
+    assert exc.value.code == "item_not_online"
+    assert submit(people, offline, channel="window").status == CaseStatus.SUBMITTED

@@ -297,7 +297,7 @@ def submit_application(applicant: Applicant, item: ServiceItem, *, actor, channe
         raise ValidationError("申请渠道无效", code="invalid_channel", field="channel")
     _published_item(item)
     _check_audience(item, applicant)
-    if channel == Channel.ONLINE and not item.is_online:
+    if channel != Channel.WINDOW and not item.is_online:  # kiosks and phones apply online too
         raise ValidationError("该事项暂不支持网上申办,请到窗口办理", code="item_not_online")
     if draft is not None:
         case = _lock(draft)
