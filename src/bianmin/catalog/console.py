@@ -195,32 +195,29 @@ def item_detail(request, pk):
     return _render_detail(request, _item_or_404(request, pk, detail=True))
 
 
-@catalog_console
-@require_POST
-def item_publish(request, pk):
+def _change_status(request, pk, action, service, done):
+    """Publish or withdraw: the service decides; a refusal re-renders the page with its message."""
     item = _item_or_404(request, pk)
     reason = (request.POST.get("reason") or "").strip()[:300]
     try:
-        item = services.publish_item(item, actor=request.user, reason=reason)
+        item = service(item, actor=request.user, reason=reason)
     except DomainError as exc:
         return _render_detail(request, _item_or_404(request, pk, detail=True), status=exc.status,
-                              errors={"publish": exc.message}, publish_reason=reason)
-    messages.success(request, f"已发布事项“{item.name}”(第 {item.version} 版)")
+                              errors={action: exc.message}, **{f"{action}_reason": reason})
+    messages.success(request, f"{done}事项“{item.name}”(第 {item.version} 版)")
     return redirect(f"{NS}:detail", pk=item.pk)
+
+
+@catalog_console
+@require_POST
+def item_publish(request, pk):
+    return _change_status(request, pk, "publish", services.publish_item, "已发布")
 
 
 @catalog_console
 @require_POST
 def item_withdraw(request, pk):
-    item = _item_or_404(request, pk)
-    reason = (request.POST.get("reason") or "").strip()[:300]
-    try:
-        item = services.withdraw_item(item, actor=request.user, reason=reason)
-    except DomainError as exc:
-        return _render_detail(request, _item_or_404(request, pk, detail=True), status=exc.status,
-                              errors={"withdraw": exc.message}, withdraw_reason=reason)
-    messages.success(request, f"已撤回事项“{item.name}”(第 {item.version} 版)")
-    return redirect(f"{NS}:detail", pk=item.pk)
+    return _change_status(request, pk, "withdraw", services.withdraw_item, "已撤回")
 
 
 # -------------------------------------------------------------------------------------- create / edit
