@@ -9,6 +9,19 @@ from .models import AuditEntry, CalendarOverride
 _WEEKDAYS = "一二三四五六日"
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Shown, never changed here: records whose changes go through services (or never happen)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(CalendarOverride)
 class CalendarOverrideAdmin(admin.ModelAdmin):
     list_display = ["date", "weekday", "is_workday", "reason", "national_schedule", "created_by", "created_at"]
@@ -35,7 +48,7 @@ class CalendarOverrideAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin):
     """Read-only: the log is append-only and hash-chained; the admin may look, never touch."""
 
     list_display = ["created_at", "actor", "action", "object_type", "object_id"]
@@ -48,12 +61,3 @@ class AuditEntryAdmin(admin.ModelAdmin):
     @admin.display(description="内容")
     def pretty_data(self, obj):
         return format_html("<pre>{}</pre>", json.dumps(obj.data, ensure_ascii=False, indent=2, default=str))
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
