@@ -57,5 +57,16 @@ from bianmin.catalog.api import router as catalog_router  # noqa: E402
 
 from bianmin.cases.api import router as cases_router  # noqa: E402
 
+from bianmin.licences.api import router as licences_router  # noqa: E402
+from bianmin.licences.exchange_api import router as exchange_router  # noqa: E402
+from bianmin.supervision.api_kpis import router as kpis_router  # noqa: E402
+from bianmin.supervision.api_ratings import router as ratings_router  # noqa: E402
+from bianmin.supervision.api_tracker import router as tracker_router  # noqa: E402
+
 api.add_router("/", catalog_router)
 api.add_router("/", cases_router)
+api.add_router("/", licences_router)
+api.add_router("/exchange/", exchange_router)
+api.add_router("/", kpis_router)
+api.add_router("/", ratings_router)
+api.add_router("/", tracker_router)

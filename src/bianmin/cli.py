@@ -5,6 +5,8 @@
     bianmin import-catalog FILE.xlsx [--dry-run]     import items from Excel (all rows or none)
     bianmin export-catalog FILE.xlsx                 export the catalog to Excel
     bianmin audit verify                             check the audit log's hash chain
+    bianmin tick                                     one round of periodic work (deadline alerts, outbox)
+    bianmin import-licences FILE.xlsx [--dry-run]    import licences issued before the platform
     bianmin manage ARGS…                             any Django management command
 """
 
@@ -58,11 +60,17 @@ def _demo_history() -> None:
     import time
 
     from bianmin.demo import history
+    from bianmin.licences import demo as licences_demo
+    from bianmin.supervision import demo as supervision_demo
 
     started = time.perf_counter()
     created = history.generate_history()
     if created:
         print(f"演示办件:生成过去一年的 {created} 件办件(各种状态),用时 {time.perf_counter() - started:.1f} 秒。")
+    for load in (licences_demo.load, supervision_demo.load):
+        made = {k: v for k, v in load().items() if v}
+        if made:
+            print("演示数据:" + "、".join(f"{k} {v}" for k, v in made.items()))
 
 
 def cmd_demo(args) -> int:
@@ -119,6 +127,35 @@ def cmd_audit_verify(args) -> int:
     return 1
 
 
+def cmd_tick(args) -> int:
+    _setup()
+    from bianmin.supervision.tasks import tick
+
+    done = tick()
+    print("定时任务已执行:" + "、".join(f"{k} {v}" for k, v in done.items()))
+    return 0
+
+
+def cmd_import_licences(args) -> int:
+    _setup()
+    from bianmin.core.errors import DomainError
+    from bianmin.licences import excel
+
+    try:
+        with open(args.file, "rb") as fh:
+            result = excel.import_licences(fh, actor=None, dry_run=args.dry_run)
+    except FileNotFoundError:
+        print(f"找不到文件:{args.file}", file=sys.stderr)
+        return 2
+    except DomainError as exc:
+        print(exc.message, file=sys.stderr)
+        for d in exc.details:
+            print(f"  {d.get('row', '')} {d.get('message', '')}", file=sys.stderr)
+        return 1
+    print(result.summary())
+    return 0
+
+
 def cmd_manage(args) -> int:
     _setup()
     from django.core.management import execute_from_command_line
@@ -153,6 +190,14 @@ def build_parser() -> argparse.ArgumentParser:
     v = audit_sub.add_parser("verify", help="逐条核验审计日志的哈希链,报告第一处断点",
                              description="逐条核验审计日志的哈希链;完好时退出码为 0,发现篡改时报告第一处断点并以 1 退出。")
     v.set_defaults(func=cmd_audit_verify)
+
+    p = sub.add_parser("tick", help="执行一轮定时任务:办件时限预警与超期督办、发送待发通知(可重复执行)")
+    p.set_defaults(func=cmd_tick)
+
+    p = sub.add_parser("import-licences", help="从 Excel 批量导入平台上线前颁发的证照:任一行有误则整批不导入")
+    p.add_argument("file", help=".xlsx 文件")
+    p.add_argument("--dry-run", action="store_true", help="只检查,不写入")
+    p.set_defaults(func=cmd_import_licences)
 
     p = sub.add_parser("manage", help="运行 Django 管理命令,例如 bianmin manage createsuperuser")
     p.add_argument("rest", nargs=argparse.REMAINDER)

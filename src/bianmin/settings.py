@@ -49,8 +49,10 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "bianmin.core",
     "bianmin.org",
+    "bianmin.licences",
     "bianmin.catalog",
     "bianmin.cases",
+    "bianmin.supervision",
     "bianmin.web",
 ]
 

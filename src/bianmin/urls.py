@@ -8,6 +8,8 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("console/", include("bianmin.web.console_urls")),
     path("", include("bianmin.cases.public_urls")),
+    path("", include("bianmin.licences.urls")),
+    path("", include("bianmin.supervision.urls")),
     path("", include("bianmin.catalog.urls")),
     path("", include("bianmin.web.urls")),
 ]

@@ -13,4 +13,6 @@ urlpatterns = [
     path("", console.home, name="home"),
     path("catalog/", include("bianmin.catalog.console_urls")),
     path("cases/", include("bianmin.cases.console_urls")),
+    path("licences/", include("bianmin.licences.console_urls")),
+    path("supervision/", include("bianmin.supervision.console_urls")),
 ]

@@ -1,0 +1,1 @@
+"""Bulk import of licences issued before the platform (Excel): all rows or none."""
