@@ -67,8 +67,11 @@ class Rating(models.Model):
     answer = models.TextField("整改答复", blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)
     answered_by = models.ForeignKey(Staff, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    rectified_late = models.BooleanField("逾期整改", null=True, blank=True, help_text="答复日期晚于整改期限")
     appeal_reason = models.TextField("申诉理由", blank=True)
+    appealed_at = models.DateTimeField("申诉时间", null=True, blank=True)
     appeal_decision = models.TextField("申诉处理意见", blank=True)
+    appeal_decided_at = models.DateTimeField("申诉处理时间", null=True, blank=True)
     appeal_decided_by = models.ForeignKey(Staff, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
@@ -80,6 +83,25 @@ class Rating(models.Model):
     @property
     def is_bad(self) -> bool:
         return self.score <= 2
+
+
+class RatingDevice(models.Model):
+    """A hall's rating device (评价器): authenticates with its own bearer token, of which only the
+    SHA-256 is stored; it may only submit ratings, for the hall it stands in."""
+
+    hall = models.ForeignKey(Hall, on_delete=models.CASCADE, related_name="rating_devices", verbose_name="大厅")
+    name = models.CharField("名称", max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    last_used_at = models.DateTimeField("最近使用", null=True, blank=True)
+    revoked = models.BooleanField("已停用", default=False)
+
+    class Meta:
+        ordering = ["hall_id", "id"]
+        verbose_name = verbose_name_plural = "大厅评价器"
+
+    def __str__(self):
+        return f"{self.hall.name} {self.name}"
 
 
 class PlanTask(models.Model):
