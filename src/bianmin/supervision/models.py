@@ -108,16 +108,21 @@ class PlanTask(models.Model):
     """任务分解 (T31): one of the plan's tasks, with its lead and supporting units, deadline and target."""
 
     number = models.PositiveSmallIntegerField("序号", unique=True)
+    section = models.CharField("所属部分", max_length=100, blank=True)
     title = models.CharField("任务", max_length=200)
     text = models.TextField("任务内容")
-    lead_units = models.CharField("牵头单位", max_length=300)
+    units_text = models.TextField("责任单位(原文)", blank=True)
+    lead_units = models.CharField("牵头单位", max_length=300, blank=True)
     supporting_units = models.CharField("配合单位", max_length=500, blank=True)
     deadline_text = models.CharField("完成时限(原文)", max_length=100, blank=True)
-    deadline = models.DateField("完成时限", null=True, blank=True)
+    deadline = models.DateField("完成时限", null=True, blank=True, help_text="长期推进的任务没有")
+    milestones = models.JSONField("阶段目标", default=list, blank=True, help_text='[{"date": "2018-12-31", "text": "…"}]')
     target = models.CharField("目标", max_length=300, blank=True)
     kpi = models.CharField("关联指标", max_length=40, blank=True, help_text="目标可由平台数据计算时,指标代码")
     kpi_target = models.FloatField("指标目标值", null=True, blank=True)
     departments = models.ManyToManyField(Department, blank=True, related_name="plan_tasks", verbose_name="责任部门")
+    # The lead units' reports set the task's progress (方案 三(四): 牵头单位要切实负起责任).
+    lead_departments = models.ManyToManyField(Department, blank=True, related_name="led_plan_tasks", verbose_name="牵头部门")
 
     class Meta:
         ordering = ["number"]
@@ -136,9 +141,50 @@ class PlanTaskReport(models.Model):
     progress = models.PositiveSmallIntegerField("完成进度(%)")
     done = models.BooleanField("已完成", default=False)
     text = models.TextField("进展情况")
+    by_lead = models.BooleanField("牵头单位或督查报送", default=False, help_text="只有这类报送决定任务的进度和完成状态")
     created_at = models.DateTimeField("报送时间", auto_now_add=True)
 
     class Meta:
         ordering = ["-id"]
         verbose_name = verbose_name_plural = "任务进展"
-        constraints = [models.CheckConstraint(condition=Q(progress__lte=100), name="plan_report_progress_0_100")]
+        constraints = [
+            models.CheckConstraint(condition=Q(progress__lte=100), name="plan_report_progress_0_100"),
+            models.CheckConstraint(condition=Q(done=False) | Q(progress=100), name="plan_report_done_is_100"),
+        ]
+        indexes = [models.Index(fields=["task", "by_lead", "-id"], name="plan_report_task_lead")]
+
+
+# ------------------------------------------------------------------------------- KPI precompute (H3)
+
+class CaseStat(models.Model):
+    """Decided cases (办结件) counted per month × department × hall level × channel, so that the
+    dashboard sums a few thousand rows instead of millions of cases. Written only by
+    `stats.refresh_stats`; a month's rows hold the days up to `StatRefresh.through`, and the days
+    after it are counted live from the cases (see docs/supervision.md)."""
+
+    month = models.DateField("月份", help_text="当月 1 日")
+    department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="+", verbose_name="实施主体")
+    hall_level = models.CharField("受理大厅层级", max_length=10, blank=True, help_text="空:未在大厅受理(网上、移动端)")
+    channel = models.CharField("申请渠道", max_length=10)
+    decided = models.PositiveIntegerField("办结件数", default=0)
+    same_day = models.PositiveIntegerField("当日办结", default=0)
+    on_time = models.PositiveIntegerField("按时办结", default=0)
+    one_visit = models.PositiveIntegerField("最多跑一次", default=0)
+    workdays = models.BigIntegerField("受理至办结工作日合计", default=0)
+
+    class Meta:
+        ordering = ["month", "department_id"]
+        verbose_name = verbose_name_plural = "办件统计(预计算)"
+        constraints = [models.UniqueConstraint(fields=["month", "department", "hall_level", "channel"], name="case_stat_unique")]
+        indexes = [models.Index(fields=["month", "department"], name="case_stat_month_dept")]
+
+
+class StatRefresh(models.Model):
+    """How far CaseStat is complete: every case decided on or before `through` is counted."""
+
+    name = models.CharField(max_length=20, unique=True)
+    through = models.DateField("统计截至")
+    refreshed_at = models.DateTimeField("刷新时间")
+
+    class Meta:
+        verbose_name = verbose_name_plural = "统计刷新"
