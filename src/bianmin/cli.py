@@ -51,9 +51,45 @@ def cmd_run(args) -> int:
     print("演示账号(密码均为 " + loader.DEMO_PASSWORD + "):")
     for username, label in accounts:
         print(f"  {username:<16} {label}")
+    _start_ticking()
     print("按 Ctrl+C 停止。\n", flush=True)
     call_command("runserver", f"{args.host}:{args.port}", use_reloader=False, verbosity=0)
     return 0
+
+
+def _start_ticking() -> None:
+    """Periodic work without a broker: tick once now, then every BIANMIN_TICK_SECONDS (default 600;
+    0 disables) in a daemon thread. With CELERY_BROKER_URL set, Celery beat does it instead."""
+    import threading
+    import time
+
+    from django.conf import settings
+
+    try:
+        seconds = int(os.environ.get("BIANMIN_TICK_SECONDS", "600"))
+    except ValueError:
+        seconds = 600
+    if seconds <= 0 or settings.CELERY_BROKER_URL:
+        return
+
+    def loop():
+        from django.db import connection
+
+        from bianmin.supervision.tasks import tick
+
+        while True:
+            try:
+                done = tick()
+                if any(done.values()):
+                    print("定时任务:" + "、".join(f"{k} {v}" for k, v in done.items()), flush=True)
+            except Exception as exc:  # a failed round must not stop the next one
+                print(f"定时任务失败:{type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            finally:
+                connection.close()
+            time.sleep(seconds)
+
+    threading.Thread(target=loop, name="bianmin-tick", daemon=True).start()
+    print(f"定时任务(办件时限预警、待发通知)每 {seconds} 秒执行一次。")
 
 
 def _demo_history() -> None:
@@ -132,7 +168,9 @@ def cmd_tick(args) -> int:
     from bianmin.supervision.tasks import tick
 
     done = tick()
-    print("定时任务已执行:" + "、".join(f"{k} {v}" for k, v in done.items()))
+    labels = {"alerts_yellow": "新黄牌", "alerts_red": "新红牌", "alerts_resolved": "解除预警", "alert_messages": "预警消息",
+              "outbox": "重发待发通知"}
+    print("定时任务已执行:" + "、".join(f"{labels.get(k, k)} {v}" for k, v in done.items()))
     return 0
 
 

@@ -148,6 +148,10 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
+# Periodic work (deadline alerts, outbox) when a broker is set; `bianmin run` ticks by itself otherwise.
+CELERY_BEAT_SCHEDULE = {
+    "supervision-tick": {"task": "bianmin.supervision.tasks.tick_task", "schedule": 600.0},
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
 LOGGING = {
@@ -159,3 +163,5 @@ LOGGING = {
 
 BIANMIN_SITE_NAME = "湛江市政务服务网"
 BIANMIN_CITY_REGION = "440800"
+# 差评整改期限: working days from the rating (RATING_RECTIFY_WORKDAYS, default 5).
+RATING_RECTIFY_WORKDAYS = int(os.environ.get("RATING_RECTIFY_WORKDAYS", "5") or 5)

@@ -1,4 +1,8 @@
 from django.urls import path
 
+from . import views_notices as views
+
 app_name = "supervision_notices"
-urlpatterns: list = []
+urlpatterns = [
+    path("notices/overdue/", views.overdue, name="overdue"),
+]

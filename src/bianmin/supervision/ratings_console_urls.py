@@ -1,4 +1,10 @@
 from django.urls import path
 
+from . import views_ratings as views
+
 app_name = "supervision_ratings_console"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.console_list, name="list"),
+    path("<int:pk>/", views.console_detail, name="detail"),
+    path("<int:pk>/<slug:action>/", views.console_action, name="action"),
+]
