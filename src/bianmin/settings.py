@@ -4,6 +4,7 @@ DATABASE_URL       sqlite:///var/bianmin.sqlite3 (default) or postgresql://user@
 REDIS_URL          redis://127.0.0.1:6379/0 — shared cache and sessions for several app processes
 CELERY_BROKER_URL  redis://… or amqp://… — background work; tasks run inline when unset
 SECRET_KEY         required when DEBUG is off
+BIANMIN_SEAL_KEY   32 bytes, base64 or 64 hex digits: encrypts the seals' SM2 private keys; required when DEBUG is off
 DEBUG              1 for development (default on only for `make run`)
 ALLOWED_HOSTS      comma-separated
 BIANMIN_VAR_DIR    where the SQLite database, uploads and screenshots live (default ./var)
@@ -35,6 +36,33 @@ if not SECRET_KEY:
         SECRET_KEY = "insecure-development-key-do-not-use-in-production"
     else:
         raise ImproperlyConfigured("SECRET_KEY must be set in the environment when DEBUG is off")
+
+
+def _seal_key() -> bytes:
+    """The AES-256-GCM key for seal private keys (licences/seals.py). Losing it means no department can
+    sign again (old licences still verify: they need only public keys); see docs/licences.md."""
+    import base64
+    import binascii
+    import hashlib
+    import re
+
+    raw = os.environ.get("BIANMIN_SEAL_KEY", "").strip()
+    if not raw:
+        if DEBUG or os.environ.get("BIANMIN_TESTING") or "pytest" in sys.modules:
+            return hashlib.sha256(b"bianmin-seal-key:" + SECRET_KEY.encode()).digest()
+        raise ImproperlyConfigured("BIANMIN_SEAL_KEY must be set in the environment when DEBUG is off")
+    if re.fullmatch(r"[0-9a-fA-F]{64}", raw):
+        return bytes.fromhex(raw)
+    try:
+        key = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != 32:
+        raise ImproperlyConfigured("BIANMIN_SEAL_KEY must be 32 bytes, written as base64 or as 64 hex digits")
+    return key
+
+
+SEAL_KEY = _seal_key()
 
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
@@ -120,6 +148,10 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = "Asia/Shanghai"
+# Periodic work (deadline alerts, outbox) when a broker is set; `bianmin run` ticks by itself otherwise.
+CELERY_BEAT_SCHEDULE = {
+    "supervision-tick": {"task": "bianmin.supervision.tasks.tick_task", "schedule": 600.0},
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
@@ -148,10 +180,6 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
-# Periodic work (deadline alerts, outbox) when a broker is set; `bianmin run` ticks by itself otherwise.
-CELERY_BEAT_SCHEDULE = {
-    "supervision-tick": {"task": "bianmin.supervision.tasks.tick_task", "schedule": 600.0},
-}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
 LOGGING = {
