@@ -45,13 +45,24 @@ def make_department(name, region, level=Level.CITY, kind=Department.Kind.DEPARTM
     return Department.objects.create(name=name, short_name=name[-6:], uscc=uscc_with_check(f"1144080000{n:07d}"), region=region, level=level, kind=kind)
 
 
+# Licence types the test items name (Material.satisfied_by, ServiceItem.result_licence_type must be registered types).
+LICENCE_TYPES = [("yyzz", "营业执照", "legal_person", "market"), ("sfz", "居民身份证", "person", "police"),
+                 ("jmsfz", "居民身份证", "person", "police"), ("spjyxkz", "食品经营许可证", "legal_person", "market")]
+
+
 @pytest.fixture
 def departments(regions):
-    return {
+    from bianmin.licences.models import LicenceType
+
+    depts = {
         "market": make_department("湛江市市场监督管理局", regions["city"]),
         "police": make_department("湛江市公安局", regions["city"]),
         "chikan_civil": make_department("湛江市赤坎区民政局", regions["chikan"], Level.COUNTY),
     }
+    for code, name, holder_kind, dept in LICENCE_TYPES:
+        LicenceType.objects.get_or_create(code=code, defaults={"name": name, "type_code": code.upper(), "holder_kind": holder_kind,
+                                                              "department": depts[dept]})
+    return depts
 
 
 @pytest.fixture

@@ -217,24 +217,59 @@ def _attachable(case: Case, file_ids):
         Q(case_material__isnull=True) | Q(case_material__case=case))
 
 
+def _once_only(case: Case, materials, final: bool) -> dict:
+    """免提交 (T15, T16): {material id: (Licence, note)} for the materials a current e-licence of the
+    applicant satisfies; at submission each use is queued for the log (LicenceUse via case, written
+    with the case number by `_log_licence_uses`). One indexed query, and none for items that take no licence."""
+    from bianmin.licences.models import LicenceUse
+    from bianmin.licences.selectors import satisfying
+
+    codes = {m.satisfied_by for m in materials if m.satisfied_by}
+    held = satisfying(case.applicant.id_number, codes, clock.today()) if codes else {}
+    filled = {m.pk: held[m.satisfied_by] for m in materials if m.satisfied_by in held}
+    if final:
+        case._licence_uses = [LicenceUse(licence=lic, via=LicenceUse.Via.CASE, department_id=case.department_id,
+                                         purpose=f"办理“{case.item.name}”免提交") for lic in {x.pk: x for x in filled.values()}.values()]
+    return {pk: (lic, f"已从电子证照库调取:{lic.name} {lic.number}(证照标识 {lic.identifier})"[:300]) for pk, lic in filled.items()}
+
+
+def _log_licence_uses(case: Case) -> None:
+    uses = getattr(case, "_licence_uses", None)
+    if uses:
+        for use in uses:
+            use.case_number = case.number
+        from bianmin.licences.models import LicenceUse
+
+        LicenceUse.objects.bulk_create(uses)
+        case._licence_uses = []
+
+
 def _set_materials(case: Case, provided: dict, actor, *, final: bool, created: bool = False) -> None:
-    """provided: {material_id: {"files": [UploadedFile ids], "commitment": bool}}. On submission every
-    required material must be provided or, where the item allows it, replaced by a commitment."""
+    """provided: {material_id: {"files": [UploadedFile ids], "commitment": bool, "note": str}}. On submission
+    every required material must be provided, filled from a current e-licence of the applicant, or, where
+    the item allows it, replaced by a commitment."""
     materials = list(case.item.materials.all())
     known = {m.pk for m in materials}
     unknown = [k for k in provided if k not in known]
     if unknown:
         raise ValidationError("提交了不属于该事项的材料", code="unknown_material", field="materials")
+    from_licence = _once_only(case, materials, final)
     missing = []
     rows = []
+    notes = {}
     for m in materials:
         given = provided.get(m.pk) or {}
         file_ids = list(given.get("files") or [])
-        files = list(_attachable(case, file_ids))
+        files = list(_attachable(case, file_ids)) if file_ids else []
         if len(files) != len(set(file_ids)):
             raise NotFound("找不到上传的文件", code="file_not_found", field="materials")
+        if given.get("note"):
+            notes[m.pk] = str(given["note"])[:300]
         if files:
             state = CaseMaterial.State.PROVIDED
+        elif m.pk in from_licence:
+            state = CaseMaterial.State.FROM_LICENCE
+            notes[m.pk] = from_licence[m.pk][1]
         elif given.get("commitment") and m.commitment_allowed:
             state = CaseMaterial.State.COMMITMENT
         elif given.get("commitment"):
@@ -254,7 +289,8 @@ def _set_materials(case: Case, provided: dict, actor, *, final: bool, created: b
     if not created:  # a draft being saved again or submitted: its earlier list goes
         case.materials.all().delete()
     created_rows = CaseMaterial.objects.bulk_create(
-        [CaseMaterial(case=case, material=m, name=m.name, state=state, order=i) for i, (m, state, _) in enumerate(rows)])
+        [CaseMaterial(case=case, material=m, name=m.name, state=state, order=i, note=notes.get(m.pk, ""))
+         for i, (m, state, _) in enumerate(rows)])
     for cm, (_, _, files) in zip(created_rows, rows):
         if files:
             UploadedFile.objects.filter(pk__in=[f.pk for f in files]).update(case_material=cm)
@@ -289,8 +325,10 @@ def submit_application(applicant: Applicant, item: ServiceItem, *, actor, channe
     The same idempotency key from the same applicant returns the first case instead of a second one."""
     if idempotency_key:
         idempotency_key = str(idempotency_key)[:64]
-        existing = Case.objects.filter(applicant=applicant, idempotency_key=idempotency_key).select_related("item", "department").first()
-        if existing is not None:
+        # the common case is a new key: ask for the id only, load the case only for a replay
+        existing_id = Case.objects.filter(applicant=applicant, idempotency_key=idempotency_key).values_list("pk", flat=True).first()
+        if existing_id is not None:
+            existing = Case.objects.select_related("item", "department").get(pk=existing_id)
             existing.is_replay = True  # callers answering a retry say so (the API: 200, not 201)
             return existing
     if channel not in Channel.values:
@@ -319,6 +357,7 @@ def submit_application(applicant: Applicant, item: ServiceItem, *, actor, channe
     # in the region waits for as long as this transaction still runs.
     case.number = next_case_number(item.region.county_code, clock.today())
     case.save(update_fields=["commitment", "number"])
+    _log_licence_uses(case)
     _event(case, "submitted", actor, S.DRAFT, f"通过{case.get_channel_display()}提交申请")
     if channel == Channel.WINDOW and hall is not None:  # registering at a window is the applicant's visit
         _add_visit(case, actor, hall, "窗口提交申请", getattr(actor, "staff", None))
@@ -359,6 +398,30 @@ def _open_stage(case: Case, stage: int) -> None:
     ])
 
 
+def _recheck_at_acceptance(case: Case) -> None:
+    """Before acceptance: a material filled from an e-licence needs that licence (or another of its
+    type) to be current still, or acceptance is refused naming it; a material whose proof has left the
+    retained list (T9) since the application is no longer asked for. One query, two when licences were used."""
+    from bianmin.licences.selectors import satisfying
+
+    rows = list(case.materials.filter(state__in=[CaseMaterial.State.FROM_LICENCE, CaseMaterial.State.MISSING])
+                .select_related("material__proof"))
+    dropped = [cm for cm in rows if cm.state == CaseMaterial.State.MISSING and cm.material and cm.material.proof
+               and not cm.material.proof.is_retained]
+    if dropped:
+        CaseMaterial.objects.filter(pk__in=[cm.pk for cm in dropped]).update(
+            state=CaseMaterial.State.NOT_NEEDED, note="该证明事项已从保留证明事项清单中取消,不再要求提供")
+    licensed = [cm for cm in rows if cm.state == CaseMaterial.State.FROM_LICENCE and cm.material and cm.material.satisfied_by]
+    if licensed:
+        held = satisfying(case.applicant.id_number, {cm.material.satisfied_by for cm in licensed}, clock.today())
+        lapsed = [cm for cm in licensed if cm.material.satisfied_by not in held]
+        if lapsed:
+            raise ValidationError("以下材料所依据的电子证照已注销或过期,请要求申请人补正或核验纸质原件:" + "、".join(cm.name for cm in lapsed),
+                                  code="licence_no_longer_valid", field="materials",
+                                  details=[{"field": "materials", "code": "licence_no_longer_valid", "message": cm.name, "id": cm.pk}
+                                           for cm in lapsed])
+
+
 @transaction.atomic
 def accept_case(case: Case, *, actor, pending_material_ids=()) -> Case:
     """受理. With pending_material_ids: 容缺受理 — accepted now, those secondary materials later."""
@@ -369,13 +432,18 @@ def accept_case(case: Case, *, actor, pending_material_ids=()) -> Case:
     if pending_material_ids:
         if hooks.is_blacklisted(case.applicant):
             raise PermissionDenied("申请人被列入失信名单,不适用容缺受理", code="blacklisted")
-        pending = list(case.materials.filter(pk__in=pending_material_ids).select_related("material"))
+        pending = list(case.materials.filter(pk__in=pending_material_ids).select_related("material__proof"))
         if len(pending) != len(set(pending_material_ids)):
             raise ValidationError("容缺材料不属于该办件", code="unknown_material", field="pending")
+        cancelled = [cm.name for cm in pending if cm.material and cm.material.proof and not cm.material.proof.is_retained]
+        if cancelled:
+            raise ValidationError("以下材料对应的证明事项已不在保留证明事项清单内,不得要求申请人提供:" + "、".join(cancelled),
+                                  code="proof_not_retained", field="pending")
         refused = [cm.name for cm in pending if not (cm.material and cm.material.pending_allowed)]
         if refused:
             raise ValidationError("以下材料不能容缺后补:" + "、".join(refused), code="pending_not_allowed", field="pending")
         CaseMaterial.objects.filter(pk__in=[cm.pk for cm in pending]).update(state=CaseMaterial.State.PENDING)
+    _recheck_at_acceptance(case)
     still_missing = list(case.materials.filter(state=CaseMaterial.State.MISSING).values_list("name", flat=True))
     if still_missing:
         raise ValidationError("材料不齐,请要求补正或容缺受理:" + "、".join(still_missing), code="materials_missing")
@@ -418,9 +486,13 @@ def request_supplement(case: Case, *, actor, missing_ids, note: str = "") -> Cas
         _same_department(staff, case.department_id)
         if case.stops.filter(kind=StopKind.SUPPLEMENT).exists():
             raise Conflict("审查阶段已一次性告知补正内容,不得再次要求补正", code="supplement_already_requested")
-    rows = list(case.materials.filter(pk__in=list(missing_ids or [])))
+    rows = list(case.materials.filter(pk__in=list(missing_ids or [])).select_related("material__proof"))
     if not rows or len(rows) != len(set(missing_ids)):
         raise ValidationError("请勾选需要补正的全部材料", code="supplement_materials_required", field="missing")
+    cancelled = [r.name for r in rows if r.material and r.material.proof and not r.material.proof.is_retained]
+    if cancelled:  # T9: a proof off the retained list may not be asked for, in any case
+        raise ValidationError("以下材料对应的证明事项已不在保留证明事项清单内,不得要求申请人提供:" + "、".join(cancelled),
+                              code="proof_not_retained", field="missing")
     CaseMaterial.objects.filter(pk__in=[r.pk for r in rows]).update(state=CaseMaterial.State.MISSING, note=note[:300])
     case.resume_status = before
     case.status = S.SUPPLEMENT
@@ -492,6 +564,7 @@ def handle_immediately(case: Case, *, actor, approved: bool = True, reasons: str
     staff = _clerk_for(case, actor)
     if not case.item.is_immediate:
         raise ValidationError("该事项不是即办件,请按承诺件受理", code="not_immediate")
+    _recheck_at_acceptance(case)
     if case.materials.filter(state=CaseMaterial.State.MISSING).exists():
         raise ValidationError("材料不齐,不能当场办结", code="materials_missing")
     case.status = S.IN_REVIEW

@@ -287,6 +287,26 @@ def _resolve_links(errors, data, values, materials):
     return links
 
 
+def _check_licence_types(errors, values, materials) -> None:
+    """An item's result licence and a material's 电子证照替代 must name a registered licence type
+    (licences.LicenceType.code); otherwise nothing could ever be issued or filled from it. One query."""
+    from bianmin.licences.models import LicenceType
+
+    wanted = {values.get("result_licence_type") or ""} | {m["satisfied_by"] for m in materials}
+    wanted.discard("")
+    known = set(LicenceType.objects.filter(code__in=wanted).values_list("code", flat=True)) if wanted else set()
+    if wanted and not known and not LicenceType.objects.exists():
+        # No licence type registered at all: the repository is not set up yet (the demo loader still
+        # loads items before licences.demo creates the types), so there is nothing to check against.
+        return
+    code = values.get("result_licence_type")
+    if code and code not in known:
+        _add(errors, "result_licence_type", f"“{code}”不是已登记的电子证照类型代码", "unknown_licence_type")
+    for m in materials:
+        if m["satisfied_by"] and m["satisfied_by"] not in known:
+            _add(errors, "materials", f"“{m['name']}”:可替代的电子证照类型代码“{m['satisfied_by']}”未登记", "unknown_licence_type")
+
+
 def _shape(scalars: dict, department, origin, halls, themes, proofs, materials) -> dict:
     """An item's version record: every field a person edits, links by name. Built the same way from
     the stored item and from a proposed change, so that comparing the two says what changed."""
@@ -345,6 +365,7 @@ def save_item(data: dict[str, Any], *, actor=None, item: ServiceItem | None = No
     """Create an item (as a draft unless data says status) or change one; record the version."""
     values, materials, errors = clean_item(data)
     links = _resolve_links(errors, data, values, materials)
+    _check_licence_types(errors, values, materials)
     if item is not None:
         check_can_edit(actor, item.department)
     check_can_edit(actor, values.get("department"))

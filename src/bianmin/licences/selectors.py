@@ -1,0 +1,65 @@
+"""Licence reads shared by the case service, the holder's pages and APIs, and the exchange API.
+
+Every look-up is by holder: the callers decide whose licences a request may see (the holder their
+own, an exchange client by id number and name together). Lists are one query each.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db.models import Q, QuerySet
+
+from bianmin.core.errors import NotFound
+
+from .models import Licence, LicenceStatus, LicenceUse
+
+LIST_RELATED = ("licence_type", "issuer")
+
+
+def current(on: date) -> Q:
+    """Valid on `on`: status valid, inside its validity period (an open end means long-term)."""
+    return Q(status=LicenceStatus.VALID, valid_from__lte=on) & (Q(valid_until__isnull=True) | Q(valid_until__gte=on))
+
+
+def holder_licences(holder_id_number: str) -> QuerySet[Licence]:
+    """All of a holder's licences, newest first, whatever their status (index licence_holder)."""
+    return Licence.objects.filter(holder_id_number=holder_id_number).select_related(*LIST_RELATED).order_by("-issued_on", "-id")
+
+
+def holder_licence(holder_id_number: str, identifier: str) -> Licence:
+    """One of the holder's own licences by identifier; anyone else's is 'not found'."""
+    licence = (Licence.objects.select_related(*LIST_RELATED, "seal")
+               .filter(holder_id_number=holder_id_number, identifier=str(identifier)[:200]).first())
+    if licence is None:
+        raise NotFound("找不到该证照", code="licence_not_found")
+    return licence
+
+
+def satisfying(holder_id_number: str, type_codes, on: date) -> dict[str, Licence]:
+    """{LicenceType.code: Licence} for the codes the holder has a current licence of (the newest
+    when several): what fills application materials (免提交). One query; none for no codes."""
+    codes = sorted({c for c in type_codes if c})
+    if not codes or not holder_id_number:
+        return {}
+    found: dict[str, Licence] = {}
+    qs = (Licence.objects.filter(current(on), holder_id_number=holder_id_number, licence_type__code__in=codes)
+          .select_related("licence_type").order_by("-valid_from", "-id"))
+    for licence in qs:
+        found.setdefault(licence.licence_type.code, licence)
+    return found
+
+
+def expiring(holder_id_number: str, on: date, days: int = 90) -> list[Licence]:
+    """The holder's current licences that end within `days` days: the renewal reminders."""
+    from datetime import timedelta
+
+    return list(Licence.objects.filter(current(on), holder_id_number=holder_id_number, valid_until__isnull=False,
+                                       valid_until__lte=on + timedelta(days=days))
+                .select_related("licence_type").order_by("valid_until", "id"))
+
+
+def holder_uses(holder_id_number: str) -> QuerySet[LicenceUse]:
+    """用证记录 of the holder's licences, newest first."""
+    return (LicenceUse.objects.filter(licence__holder_id_number=holder_id_number)
+            .select_related("licence", "department", "client").order_by("-id"))
