@@ -13,10 +13,12 @@ def tick() -> dict[str, int]:
     from bianmin.cases.tasks import send_pending_outbox
 
     from .alerts import run_alerts
+    from .stats import refresh_stats
 
     done = dict(run_alerts())
     sent = send_pending_outbox()
     done["outbox"] = sent or 0
+    done.update(refresh_stats())  # KPI figures: recount the months since the last refresh
     return done
 
 
