@@ -5,6 +5,7 @@ REDIS_URL          redis://127.0.0.1:6379/0 — shared cache and sessions for se
 CELERY_BROKER_URL  redis://… or amqp://… — background work; tasks run inline when unset
 SECRET_KEY         required when DEBUG is off
 BIANMIN_SEAL_KEY   32 bytes, base64 or 64 hex digits: encrypts the seals' SM2 private keys; required when DEBUG is off
+BIANMIN_PUBLIC_URL the public site's address, e.g. https://zwfw.example.gov.cn (licence QR codes point there)
 DEBUG              1 for development (default on only for `make run`)
 ALLOWED_HOSTS      comma-separated
 BIANMIN_VAR_DIR    where the SQLite database, uploads and screenshots live (default ./var)
@@ -63,6 +64,8 @@ def _seal_key() -> bytes:
 
 
 SEAL_KEY = _seal_key()
+# Where the public site is reached: licence PDFs' QR codes point to <this>/licences/verify/<identifier>/.
+BIANMIN_PUBLIC_URL = os.environ.get("BIANMIN_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]

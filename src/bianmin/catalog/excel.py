@@ -405,7 +405,9 @@ def _is_blank(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _read_sheet(wb, title: str, columns: list[Column], max_rows: int) -> list[_Row]:
+def _read_sheet(wb, title: str, columns: list[Column], max_rows: int, key_header: str = "实施编码") -> list[_Row]:
+    """The sheet's data rows. The header row is the first of the top HEADER_SEARCH_ROWS rows holding
+    `key_header` (licences/excel.py reads its own sheet with another key column)."""
     from openpyxl.utils import get_column_letter
 
     if title not in wb.sheetnames:
@@ -426,7 +428,7 @@ def _read_sheet(wb, title: str, columns: list[Column], max_rows: int) -> list[_R
                 if line > HEADER_SEARCH_ROWS:
                     break
                 found = [(_norm_header(v), i) for i, v in enumerate(cells)]
-                if not any(h == "实施编码" for h, _ in found):
+                if not any(h == key_header for h, _ in found):
                     continue
                 index = {}
                 for h, i in found:

@@ -195,10 +195,18 @@ def _actor_staff(actor, licence: Licence, roles=(Role.APPROVER, Role.ADMIN)):
 
 # ----------------------------------------------------------------------------- issue
 
+BY_TYPE = object()  # valid_until not given: the licence type's validity rule decides
+
+
 def issue_licence(*, licence_type, holder_name, holder_id_number, issuer, number=None, issued_on=None,
                   valid_from=None, valid_until=None, surface=None, case_number="", region_code=None,
-                  actor=None, imported=False) -> Licence:
-    """Issue (or, imported=True, register a pre-platform) licence, signed with the issuer's active seal."""
+                  actor=None, imported=False, long_term=False) -> Licence:
+    """Issue (or, imported=True, register a pre-platform) licence, signed with the issuer's active seal.
+
+    valid_until None means "by the type's rule" (LicenceType.validity_years; long-term if it has none);
+    long_term=True makes this licence long-term whatever its type says."""
+    if valid_until is None and not long_term:
+        valid_until = BY_TYPE
     with transaction.atomic():
         return _issue(licence_type=licence_type, holder_name=holder_name, holder_id_number=holder_id_number,
                       issuer=issuer, number=number, issued_on=issued_on, valid_from=valid_from,
@@ -207,8 +215,7 @@ def issue_licence(*, licence_type, holder_name, holder_id_number, issuer, number
 
 
 def _issue(*, licence_type, holder_name, holder_id_number, issuer, number, issued_on, valid_from, valid_until,
-           surface, case_number, region_code, actor, imported, version=1, serial=None, supersedes=None,
-           valid_until_given=None) -> Licence:
+           surface, case_number, region_code, actor, imported, version=1, serial=None, supersedes=None) -> Licence:
     licence_type = _licence_type(licence_type)
     if issuer is None or getattr(issuer, "pk", None) is None:
         raise ValidationError("请指定颁证部门", code="required", field="issuer")
@@ -219,8 +226,10 @@ def _issue(*, licence_type, holder_name, holder_id_number, issuer, number, issue
     if issued_on > now_day:
         raise ValidationError("颁证日期不能晚于今天", code="invalid_date", field="issued_on")
     valid_from = _date(valid_from, "有效期起始日期", "valid_from") or issued_on
-    given_until = valid_until_given if valid_until_given is not None else valid_until is not None
-    valid_until = _date(valid_until, "有效期截止日期", "valid_until") if given_until else default_valid_until(licence_type, valid_from)
+    if valid_until is BY_TYPE:
+        valid_until = default_valid_until(licence_type, valid_from)
+    else:
+        valid_until = _date(valid_until, "有效期截止日期", "valid_until")
     if valid_until is not None and valid_until < valid_from:
         raise ValidationError("有效期截止日期不能早于起始日期", code="invalid_validity", field="valid_until")
     region_code = _text(region_code or issuer.region_id, "行政区划代码", "region_code", 12)
@@ -302,8 +311,7 @@ def supersede_licence(old: Licence, actor, **changes) -> Licence:
         new = _issue(
             licence_type=old.licence_type, holder_name=changes.get("holder_name", old.holder_name),
             holder_id_number=old.holder_id_number, issuer=old.issuer, number=old.number, issued_on=issued_on,
-            valid_from=valid_from, valid_until=changes.get("valid_until"),
-            valid_until_given="valid_until" in changes,
+            valid_from=valid_from, valid_until=changes.get("valid_until", BY_TYPE),
             surface=changes.get("surface", old.surface), case_number=changes.get("case_number", old.case_number),
             region_code=changes.get("region_code", old.region_code), actor=actor, imported=False,
             version=old.version + 1, serial=serial, supersedes=old,

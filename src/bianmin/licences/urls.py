@@ -2,5 +2,11 @@
 
 from django.urls import path
 
+from . import sharing_views, views
+
 app_name = "licences"
-urlpatterns: list = []
+urlpatterns = [
+    path("licences/verify/", views.verify_form, name="verify"),
+    path("licences/verify/<str:identifier>/", views.verify_identifier, name="verify_identifier"),
+    path("licences/shared/<str:token>/", sharing_views.shared, name="shared"),
+]
