@@ -1,4 +1,9 @@
 from django.urls import path
 
+from . import views_dashboard as views
+
 app_name = "supervision_dashboard"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("kpi/<slug:code>/", views.drilldown, name="drilldown"),
+]
