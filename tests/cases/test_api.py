@@ -540,3 +540,31 @@ def test_bad_pagination(citizen, db, people):
     for q in ("page=abc", "page=0", "page_size=1000", "page=" + "9" * 40, "page=99999999999", "page_size=-1"):
         r = citizen.get("/api/v1/cases?" + q)
         assert (r.status_code, r.json()["code"]) == (400, "invalid_page"), q
+
+
+@pytest.mark.skipif("redis" not in __import__("django.conf").conf.settings.CACHES["default"]["BACKEND"].lower(),
+                    reason="the token cache is used only with a shared cache (Redis: CI's PostgreSQL run)")
+def test_token_cache_is_forgotten_when_the_token_or_the_user_changes(people, item, django_assert_num_queries):
+    """With Redis, a token's user is cached; revoking, deactivating or renaming shows at once."""
+    from bianmin.cases.models import Applicant
+
+    token = auth.issue_token(people["citizen_user"], "手机")
+    bearer = {"Authorization": f"Bearer {token}"}
+    c = Client()
+    assert c.get("/api/v1/cases", headers=bearer).status_code == 200
+    with django_assert_num_queries(2):  # cached user: only the page of cases and its count, no token query
+        assert c.get("/api/v1/cases", headers=bearer).status_code == 200
+    applicant = Applicant.objects.get(pk=people["citizen"].pk)
+    applicant.phone = "13800000000"
+    applicant.save()  # the signal drops the entry: the next call reads the token again
+    with django_assert_num_queries(3):
+        assert c.get("/api/v1/cases", headers=bearer).status_code == 200
+    user = people["citizen_user"]
+    user.is_active = False
+    user.save()
+    assert c.get("/api/v1/cases", headers=bearer).status_code == 401
+    user.is_active = True
+    user.save()
+    assert c.get("/api/v1/cases", headers=bearer).status_code == 200
+    auth.revoke_token(ApiToken.objects.get().pk, user=user)
+    assert c.get("/api/v1/cases", headers=bearer).status_code == 401

@@ -21,6 +21,7 @@ from ninja import Field, File, Path, Router, Schema
 from ninja.files import UploadedFile as NinjaUploadedFile
 from pydantic import ConfigDict, field_validator, model_validator
 
+from bianmin.catalog import selectors as catalog_selectors
 from bianmin.catalog.models import ServiceItem
 from bianmin.core.pagination import paginate
 from bianmin.core.errors import NotFound, PermissionDenied, ValidationError
@@ -554,7 +555,7 @@ def submit_case(request, body: SubmitIn):
         key = key.strip()
         if not key or len(key) > 64 or not key.isprintable():
             raise ValidationError("Idempotency-Key 应为 1 到 64 个可见字符", code="invalid_idempotency_key")
-    item = ServiceItem.objects.filter(code=body.item_code, status=ServiceItem.Status.PUBLISHED).select_related("region", "department").first()
+    item = catalog_selectors.item_for_application(body.item_code)
     if item is None:
         raise NotFound(f"找不到编码为“{body.item_code}”的已发布事项", code="item_not_found")
     materials = {mid: {"files": m.files, "commitment": m.commitment} for mid, m in body.materials.items()}

@@ -133,3 +133,33 @@ def filter_options() -> dict:
         "kinds": ItemKind.choices,
         "audiences": [(Audience.PERSON, "个人办事"), (Audience.LEGAL_PERSON, "法人办事")],
     }
+
+
+# Applications read the same few items thousands of times a day. An item's row, department, region,
+# materials and route change only through catalog.services, which bumps `version` with every write,
+# so a copy keyed by (id, version) is never stale for those; entries also expire after a minute so a
+# renamed department shows up without a restart. Per process: nothing to share between machines.
+_APPLICATION_ITEMS: dict[int, tuple[float, ServiceItem]] = {}
+_APPLICATION_ITEM_SECONDS = 60
+
+
+def item_for_application(code: str) -> ServiceItem | None:
+    """The published item with this code, its department, region, materials and route loaded.
+    One small indexed query when the process has seen the item's current version."""
+    import time
+
+    rows = list(ServiceItem.objects.filter(code=code, status=ServiceItem.Status.PUBLISHED).values_list("pk", "version")[:1])
+    if not rows:  # codes are unique: no ORDER BY needed
+        return None
+    pk, version = rows[0]
+    now = time.monotonic()
+    hit = _APPLICATION_ITEMS.get(pk)
+    if hit is not None and hit[1].version == version and now - hit[0] < _APPLICATION_ITEM_SECONDS:
+        return hit[1]
+    item = (ServiceItem.objects.select_related("region", "department", "origin_department")
+            .prefetch_related("materials", "route_steps").filter(pk=pk, version=version).first())
+    if item is not None:
+        if len(_APPLICATION_ITEMS) > 2000:  # the catalog has a few thousand items at most
+            _APPLICATION_ITEMS.clear()
+        _APPLICATION_ITEMS[pk] = (now, item)
+    return item

@@ -41,8 +41,10 @@ def record(action: str, *, actor="", obj=None, object_type: str = "", object_id=
         # sees what was committed when it started, so reading it in the locking statement could
         # miss an entry committed while this one waited for the lock.
         # (On SQLite the IMMEDIATE transaction already holds the database's write lock.)
-        last = AuditEntry.objects.order_by("-id").values_list("hash", flat=True).first()
-        prev = last or GENESIS
+        with connection.cursor() as cur:  # plain SQL: this runs in every business transaction
+            cur.execute(f"SELECT hash FROM {AuditEntry._meta.db_table} ORDER BY id DESC LIMIT 1")
+            last = cur.fetchone()
+        prev = last[0] if last else GENESIS
         now = timezone.now()
         entry = AuditEntry(
             created_at=now, actor=actor_name, action=action, object_type=object_type,
