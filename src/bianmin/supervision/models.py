@@ -70,6 +70,7 @@ class Rating(models.Model):
     rectified_late = models.BooleanField("逾期整改", null=True, blank=True, help_text="答复日期晚于整改期限")
     appeal_reason = models.TextField("申诉理由", blank=True)
     appealed_at = models.DateTimeField("申诉时间", null=True, blank=True)
+    appealed_on = models.DateField("申诉日期", null=True, blank=True, help_text="申诉期间整改期限顺延(按工作日)")
     appeal_decision = models.TextField("申诉处理意见", blank=True)
     appeal_decided_at = models.DateTimeField("申诉处理时间", null=True, blank=True)
     appeal_decided_by = models.ForeignKey(Staff, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
