@@ -9,6 +9,7 @@ import urllib.request
 
 import pytest
 
+import bianmin.licences.exchange_admin  # noqa: F401  (registers the admin pages; licences/admin.py imports it too)
 from bianmin.core.identities import uscc_with_check
 from bianmin.licences import services as licence_services
 from bianmin.licences.exchange import create_exchange_client, hash_secret
@@ -132,3 +133,29 @@ def test_create_exchange_client_validates(db):
         with pytest.raises(ValidationError):
             create_exchange_client(name, scopes)
     assert not ExchangeClient.objects.exists()
+
+
+def test_management_command_prints_id_and_secret_once(db):
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("create_exchange_client", "省平台", "--scope", BY_ID, stdout=out)
+    lines = dict(line.split("=", 1) for line in out.getvalue().splitlines() if "=" in line)
+    client = ExchangeClient.objects.get(client_id=lines["client_id"])
+    assert client.scopes == [BY_ID] and client.secret_hash == hash_secret(lines["secret"])
+
+
+def test_admin_creates_a_client_and_shows_its_secret_once(client, db):
+    from django.contrib.auth.models import User
+
+    User.objects.create_superuser("root", password="Bianmin!2026")
+    client.login(username="root", password="Bianmin!2026")
+    response = client.post("/admin/licences/exchangeclient/add/", {"name": "省平台", "scopes": [BY_HOLDER], "active": "on"}, follow=True)
+    assert response.status_code == 200
+    made = ExchangeClient.objects.get()
+    shown = [str(m) for m in response.context["messages"]]
+    assert any(made.client_id in m and "只显示这一次" in m for m in shown)
+    secret = shown[0].split("密钥 ")[1].split(" ")[0]
+    assert made.secret_hash == hash_secret(secret) and made.scopes == [BY_HOLDER]
