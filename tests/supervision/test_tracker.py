@@ -157,6 +157,11 @@ def test_without_a_lead_department_any_responsible_unit_leads(plan, people):
     assert r.by_lead is True
     assert tracker.task_status(t30).status == "ongoing"
     assert tracker.task_status(t30).progress == 30
+    # task 11's lead (市委编办) is not on the platform: a supporting unit's report does not count, a supervisor's does
+    assert report(plan[11], people["market_clerk"], 50, "内设机构调整中").by_lead is False
+    assert tracker.task_status(plan[11]).progress is None
+    assert report(plan[11], people["supervisor"], 60, "据市委编办报告").by_lead is True
+    assert tracker.task_status(plan[11]).progress == 60
 
 
 # ----------------------------------------------------------------------------- reports: validation and permissions
@@ -217,14 +222,14 @@ def test_kpi_linked_task_shows_the_computed_value(plan, people, make_item, units
     s = tracker.task_status(t2)
     assert (s.kpi.code, s.kpi.name, s.kpi.target, s.kpi.value) == ("online_rate", "网上可办率", 100.0, 75.0)
     assert (s.kpi.met, s.kpi.value_text, s.kpi.gap_text) == (False, "75%", "25%")
-    assert s.status == "late"
+    assert (s.status, s.reasons) == ("late", ["已过完成时限(2020-12-31),网上可办率未达目标"])
 
-    # a lead unit says done, but the platform's figure is short of the target: still late, for that reason
+    # a lead unit says done, but the platform's figure is short of the target: the figure decides
     report(t2, people["zs_clerk"], 100, "已全部上网", done=True)
-    s = tracker.task_status(t2)
-    assert (s.status, s.reasons) == ("late", ["已过完成时限,网上可办率未达目标"])
-    # before the deadline the same figure is shown without the late flag
-    assert tracker.task_statuses([t2], date(2020, 6, 1))[0].status in ("in_progress", "not_started")
+    assert tracker.task_status(t2).status == "late"
+    # the figure reaching the target makes the task done, with or without a report: 最多跑一次率 4/4 (max_visits 0)
+    s4 = tracker.task_status(plan[4])
+    assert (s4.kpi.value, s4.status, s4.reasons) == (100.0, "done", ["平台数据:最多跑一次率已达目标"])
 
     c = Client()
     c.force_login(people["supervisor"].user)
@@ -321,11 +326,13 @@ def test_one_page_report_web_and_pdf(plan, people, make_item):
     assert today > date(2020, 12, 31)
     html = c.get(f"/console/supervision/plan/report/?on={today:%Y-%m-%d}").content.decode()
     assert f"截至 {today.year}年{today.month}月{today.day}日 · 共 30 项任务" in html
-    # today: 9 done; 20, 29, 30 long-term; every other task is past its deadline unreported -> 26 late
-    assert '<li class="plan-count-done"><span class="stat-label">已完成</span><strong class="stat-value">1</strong>' in html
+    # today: 9 done by report, 4 done by the figure (最多跑一次率 2/2 = 100%); 20, 29, 30 long-term;
+    # 2 is late by the figure (网上可办率 50%); 1 and 3 have no figure (no items for natural persons) and no
+    # report, like every other task past its deadline: 30 - 2 - 3 = 25 late
+    assert '<li class="plan-count-done"><span class="stat-label">已完成</span><strong class="stat-value">2</strong>' in html
     assert '<li class="plan-count-ongoing"><span class="stat-label">长期推进</span><strong class="stat-value">3</strong>' in html
-    assert '<li class="plan-count-late"><span class="stat-label">逾期</span><strong class="stat-value">26</strong>' in html
-    assert "二、逾期任务(26 项)" in html
+    assert '<li class="plan-count-late"><span class="stat-label">逾期</span><strong class="stat-value">25</strong>' in html
+    assert "二、逾期任务(25 项)" in html
     assert "50%" in html and "差 50%" in html
 
     pdf = c.get(f"/console/supervision/plan/report.pdf?on={today:%Y-%m-%d}")
@@ -337,7 +344,7 @@ def test_one_page_report_web_and_pdf(plan, people, make_item):
     flat = "".join(text.split())
     assert "湛江市深入推进审批服务便民化实施方案任务进展情况" in flat
     assert f"截至{today.year}年{today.month}月{today.day}日,共30项任务" in flat
-    assert "二、逾期任务(26项)" in flat
+    assert "二、逾期任务(25项)" in flat
     assert "网上可办率" in flat and "50%" in flat
     assert "推进开办企业便利化" in flat  # a late task, by name
 
@@ -362,6 +369,7 @@ def test_api(plan, people, make_item):
     assert body["count"] == PLAN_TASK_COUNT
     t2 = body["results"][1]
     assert (t2["number"], t2["kpi"]["code"], t2["kpi"]["value"], t2["kpi"]["met"]) == (2, "online_rate", 100.0, True)
+    assert (t2["status"], t2["reasons"]) == ("done", ["平台数据:网上可办率已达目标"])
 
     r = _post(c, "/api/v1/plan/tasks/9/reports", {"progress": 100, "text": "已公布保留证明事项清单", "done": True})
     assert r.status_code == 201, r.content
@@ -369,7 +377,8 @@ def test_api(plan, people, make_item):
     detail = c.get("/api/v1/plan/tasks/9").json()
     assert (detail["status"], detail["progress"], detail["may_report"]) == ("done", 100, True)
     assert detail["reports"][0]["text"] == "已公布保留证明事项清单" and detail["reports"][0]["reported_by"] == "sf_head"
-    assert c.get("/api/v1/plan/tasks?status=done").json()["count"] == 1
+    # done: 9 by report; 2 and 4 by the figures (one item, online and needing no visit: both 100%)
+    assert [t["number"] for t in c.get("/api/v1/plan/tasks?status=done").json()["results"]] == [2, 4, 9]
     # 市司法局: named in 8, 9, 23, 29; a 市直 unit in 5, 6, 10–12, 14–16, 20–22, 24, 26; a 两级 unit in 1–4: 21 tasks
     assert c.get(f"/api/v1/plan/tasks?unit={people['sf_head'].department_id}").json()["count"] == 21
 

@@ -54,7 +54,7 @@ class TaskOut(Schema):
     target: str
     status: str
     status_label: str
-    late_reasons: list[str]
+    reasons: list[str] = Field(description="状态的依据:逾期原因,或由平台数据判定完成")
     progress: int | None
     kpi: KpiOut | None
     url: str
@@ -91,7 +91,7 @@ def _task(s) -> dict:
     t = s.task
     return {"number": t.number, "title": t.title, "lead_units": t.lead_units, "supporting_units": t.supporting_units,
             "deadline_text": t.deadline_text, "deadline": t.deadline, "target": t.target, "status": s.status,
-            "status_label": s.label, "late_reasons": s.reasons, "progress": s.progress, "kpi": _kpi(s.kpi),
+            "status_label": s.label, "reasons": s.reasons, "progress": s.progress, "kpi": _kpi(s.kpi),
             "url": f"/api/v1/plan/tasks/{t.number}"}
 
 

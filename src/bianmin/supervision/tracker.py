@@ -5,10 +5,11 @@ Status of a task (`task_status`):
 - 长期推进 tasks are `ongoing`: no deadline, never late, never "done";
 - otherwise the latest report *by a lead unit or a supervisor* (`PlanTaskReport.by_lead`) sets the progress:
   done -> `done`, any report -> `in_progress`, none -> `not_started`;
-- a task past its deadline and not done is `late`; so is a task whose target is a platform KPI, once its
-  deadline has passed, when the computed KPI is below the target — whatever the reports say, because the
-  platform's own data outranks a unit's word (REQUIREMENTS T31: "computed from the platform's own data
-  wherever it can be").
+- a task past its deadline and not done is `late`;
+- a task whose target is a platform KPI is judged by the computed figure whenever it can be computed,
+  whatever the reports say (REQUIREMENTS T31: progress "computed from the platform's own data wherever it
+  can be"): target reached -> `done`; below it -> `late` once the deadline has passed, `in_progress` before.
+  Until the figure can be computed the reports decide, as for any task.
 
 KPI values come from `supervision.kpis.value(code, on=...)` (the city's figure). Until a KPI can be
 computed (module absent, unknown code, no data) the value is None and pages say "指标尚未计算".
@@ -149,8 +150,9 @@ def _reports_as_lead(task: PlanTask, staff) -> bool:
     lead_ids = set(task.lead_departments.values_list("pk", flat=True))
     if lead_ids:
         return staff.department_id in lead_ids
-    # No lead unit known to the platform (市委编办, or none named, as for task 30): any responsible unit leads.
-    return True
+    # No lead named in the plan (task 30): the responsible units together lead. A lead named but not on
+    # the platform (市委编办 for tasks 11 and 28): the supervisors record its progress.
+    return not task.lead_units
 
 
 def _progress(value) -> int:
@@ -289,13 +291,17 @@ def _status(task: PlanTask, latest: PlanTaskReport | None, on: date, source: Kpi
     reasons: list[str] = []
     if is_long_term(task):
         return TaskStatus(task, Status.ONGOING, latest, kpi, reasons)
-    done = bool(latest and latest.done)
     past = task.deadline is not None and task.deadline < on
+    if kpi is not None and kpi.met is not None:
+        # The platform's figure decides whether the target is reached, whatever the reports say.
+        if kpi.met:
+            return TaskStatus(task, Status.DONE, latest, kpi, [f"平台数据:{kpi.name}已达目标"])
+        if past:
+            return TaskStatus(task, Status.LATE, latest, kpi, [f"已过完成时限({task.deadline:%Y-%m-%d}),{kpi.name}未达目标"])
+        return TaskStatus(task, Status.IN_PROGRESS, latest, kpi, reasons)
+    done = bool(latest and latest.done)
     if past and not done:
         reasons.append(f"已过完成时限({task.deadline:%Y-%m-%d})仍未完成")
-    if past and kpi is not None and kpi.met is False:
-        reasons.append(f"已过完成时限,{kpi.name}未达目标")
-    if reasons:
         return TaskStatus(task, Status.LATE, latest, kpi, reasons)
     if done:
         return TaskStatus(task, Status.DONE, latest, kpi, reasons)
@@ -421,10 +427,11 @@ def report_pdf(s: Summary) -> bytes:
 
     from bianmin.cases.letters import FONT
 
-    body = ParagraphStyle("b", fontName=FONT, fontSize=10.5, leading=15, wordWrap="CJK")
-    cell = ParagraphStyle("c", parent=body, fontSize=9, leading=12)
-    head = ParagraphStyle("h", parent=body, fontSize=13, leading=20, spaceBefore=8, spaceAfter=4)
-    title = ParagraphStyle("t", parent=body, fontSize=17, leading=26, alignment=TA_CENTER)
+    # Sized to keep the report on one A4 page even when most of the 30 tasks are late.
+    body = ParagraphStyle("b", fontName=FONT, fontSize=9.5, leading=13, wordWrap="CJK")
+    cell = ParagraphStyle("c", parent=body, fontSize=8, leading=10)
+    head = ParagraphStyle("h", parent=body, fontSize=11.5, leading=16, spaceBefore=6, spaceAfter=3)
+    title = ParagraphStyle("t", parent=body, fontSize=15, leading=22, alignment=TA_CENTER)
     sub = ParagraphStyle("s", parent=body, alignment=TA_CENTER, textColor="#444444")
     p = lambda text, style=cell: Paragraph(escape(str(text)), style)  # noqa: E731
 
@@ -434,31 +441,35 @@ def report_pdf(s: Summary) -> bytes:
             ("GRID", (0, 0), (-1, -1), 0.5, colors.HexColor("#888888")),
             ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e9eef5")),
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("TOPPADDING", (0, 0), (-1, -1), 1.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
         ]))
         return t
 
+    def why(x: TaskStatus) -> str:
+        return f"{x.kpi.name}未达目标" if x.kpi is not None and x.kpi.met is False else "到期未完成"
+
     on = f"{s.on.year}年{s.on.month}月{s.on.day}日"
-    story = [p(REPORT_TITLE, title), p(f"截至{on},共 {s.total} 项任务", sub), Spacer(1, 5 * mm),
+    story = [p(REPORT_TITLE, title), p(f"截至{on},共 {s.total} 项任务", sub), Spacer(1, 3 * mm),
              p("一、任务完成情况", head),
              table([["状态", *[label for _, label, _ in s.counts]], ["任务数", *[n for _, _, n in s.counts]]],
-                   [24] + [30] * len(s.counts)),
+                   [30] + [30] * len(s.counts)),
              p(f"二、逾期任务({len(s.late)} 项)", head)]
     if s.late:
         story.append(table([["序号", "任务", "牵头单位", "完成时限", "进度", "逾期原因"]] + [
             [x.task.number, x.task.title, x.task.lead_units or "(未列明)", x.task.deadline_text,
-             "—" if x.progress is None else f"{x.progress}%", ";".join(x.reasons)] for x in s.late],
-            [10, 40, 42, 20, 12, 46]))
+             "—" if x.progress is None else f"{x.progress}%", why(x)] for x in s.late],
+            [9, 54, 57, 24, 12, 24]))
     else:
         story.append(p("无逾期任务。", body))
     story.append(p("三、可由平台数据计算的目标", head))
     story.append(table([["序号", "任务", "指标", "目标值", "当前值", "是否达标"]] + [
         [x.task.number, x.task.title, x.kpi.name, percent(x.kpi.target), percent(x.kpi.value),
          {True: "达标", False: "未达标", None: "—"}[x.kpi.met]] for x in s.kpi_linked],
-        [10, 44, 26, 18, 30, 22]))
-    story.append(Spacer(1, 4 * mm))
-    story.append(p("说明:指标由政务服务平台按当日已发布事项计算;任务进度以牵头单位(或督查人员)最近一次报送为准。", cell))
+        [9, 55, 34, 22, 36, 24]))
+    story.append(Spacer(1, 3 * mm))
+    story.append(p("说明:指标由政务服务平台按当日数据计算,达标即视为完成;其余任务的进度以牵头单位(或督查人员)最近一次报送为准。", cell))
     buf = io.BytesIO()
-    doc = SimpleDocTemplate(buf, pagesize=A4, topMargin=16 * mm, bottomMargin=16 * mm, leftMargin=15 * mm, rightMargin=15 * mm,
+    doc = SimpleDocTemplate(buf, pagesize=A4, topMargin=12 * mm, bottomMargin=12 * mm, leftMargin=15 * mm, rightMargin=15 * mm,
                             title=REPORT_TITLE, author="湛江市政务服务数据管理局", creator="bianmin")
     doc.build(story)
     return buf.getvalue()
