@@ -10,12 +10,13 @@ registering a font twice under one name is harmless.
 from __future__ import annotations
 
 import io
+import math
 from xml.sax.saxutils import escape
 
 from django.conf import settings
 from django.urls import reverse
 from reportlab.graphics.barcode.qr import QrCodeWidget
-from reportlab.graphics.shapes import Circle, Drawing, String
+from reportlab.graphics.shapes import Circle, Drawing, Group, String
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
@@ -52,15 +53,23 @@ def _qr(url: str, size: float) -> Drawing:
 
 
 def _seal_mark(name: str, size: float) -> Drawing:
-    """A red round mark standing for the electronic seal (the signature itself is the SM2 value)."""
+    """A red round mark standing for the electronic seal, the issuer's name around its top as on a
+    paper seal (the seal itself is the SM2 signature printed below)."""
     d = Drawing(size, size)
-    r = size / 2 - 2
-    d.add(Circle(size / 2, size / 2, r, strokeColor=RED, strokeWidth=2.2, fillColor=None))
-    d.add(String(size / 2, size / 2 - 5, "★", fontName=FONT, fontSize=16, fillColor=RED, textAnchor="middle"))
-    short = name if len(name) <= 9 else name[-9:]
-    d.add(String(size / 2, size / 2 + 14, short, fontName=FONT, fontSize=min(10, 90 / max(len(short), 1)),
-                 fillColor=RED, textAnchor="middle"))
-    d.add(String(size / 2, size / 2 - 22, "电子印章", fontName=FONT, fontSize=8, fillColor=RED, textAnchor="middle"))
+    c = size / 2
+    d.add(Circle(c, c, c - 2, strokeColor=RED, strokeWidth=2.2, fillColor=None))
+    d.add(String(c, c - 8, "★", fontName=FONT, fontSize=size / 3.2, fillColor=RED, textAnchor="middle"))
+    name = name[-14:]
+    n = len(name)
+    font_size = min(10.0, 2 * math.pi * (c - 11) * (240 / 360) / max(n, 1) * 0.95)
+    for i, ch in enumerate(name):
+        angle = math.radians(210 - 240 * (i + 0.5) / n)  # from lower left, over the top, to lower right
+        x, y = c + (c - 11) * math.cos(angle), c + (c - 11) * math.sin(angle)
+        turn = angle - math.pi / 2  # each character upright towards the rim
+        g = Group(String(0, -font_size / 3, ch, fontName=FONT, fontSize=font_size, fillColor=RED, textAnchor="middle"))
+        g.transform = (math.cos(turn), math.sin(turn), -math.sin(turn), math.cos(turn), x, y)
+        d.add(g)
+    d.add(String(c, c - size / 3.4, "电子印章", fontName=FONT, fontSize=7, fillColor=RED, textAnchor="middle"))
     return d
 
 
@@ -97,7 +106,7 @@ def licence_pdf(licence: Licence, base_url: str | None = None) -> bytes:
                             title=f"{licence.name} {licence.number}", author=licence.issuer_name,
                             subject=licence.identifier, creator="bianmin")
     width = A4[0] - 44 * mm
-    fields = Table([[p(k, label), p(v, body)] for k, v in licence_rows(licence)], colWidths=[34 * mm, width - 34 * mm])
+    fields = Table([[p(k, label), p(v, body)] for k, v in licence_rows(licence)], colWidths=[40 * mm, width - 40 * mm])
     fields.setStyle(TableStyle([
         ("GRID", (0, 0), (-1, -1), 0.5, colors.HexColor("#b0b7c0")),
         ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#f3f5f8")),
