@@ -61,10 +61,6 @@ def rectify_workdays() -> int:
     return max(1, int(getattr(settings, "RATING_RECTIFY_WORKDAYS", 5)))
 
 
-def _local_date(dt) -> date:
-    return timezone.localtime(dt).date()
-
-
 # ----------------------------------------------------------------------------- validation
 
 def _score(value) -> int:
@@ -197,7 +193,7 @@ def answer_rating(rating_id: int, *, actor, answer: str) -> Rating:
     answer = scrub(_text(answer, MAX_ANSWER, "answer", required="请填写整改答复"))
     now = timezone.now()
     rating.state, rating.answer, rating.answered_at, rating.answered_by = Rating.State.RECTIFIED, answer, now, staff
-    rating.rectified_late = _local_date(now) > rating.rectify_due
+    rating.rectified_late = clock.today() > rating.rectify_due
     rating.save()
     audit.record("rating.answer", actor=actor, obj=rating, data={"late": rating.rectified_late})
     case = Case.objects.select_related("applicant", "item").get(pk=rating.case_id)
@@ -219,7 +215,7 @@ def appeal_rating(rating_id: int, *, actor, reason: str) -> Rating:
     if rating.appealed_at is not None:
         raise Conflict("该评价已申诉过一次,不能再次申诉", code="already_appealed")
     rating.appeal_reason = _text(reason, MAX_ANSWER, "reason", required="请写明申诉理由")
-    rating.state, rating.appealed_at = Rating.State.APPEALED, timezone.now()
+    rating.state, rating.appealed_at, rating.appealed_on = Rating.State.APPEALED, timezone.now(), clock.today()
     rating.save()
     audit.record("rating.appeal", actor=actor, obj=rating)
     body = (f"{rating.department.name}对办件差评(评价编号 {rating.pk})提出申诉:{rating.appeal_reason[:200]}"
@@ -233,7 +229,7 @@ def appeal_rating(rating_id: int, *, actor, reason: str) -> Rating:
 def due_after_rejected_appeal(rating: Rating, on: date | None = None) -> date:
     """The original due date moved by the working days the appeal was under review."""
     on = on or clock.today()
-    held = max(0, workdays.workdays_between(_local_date(rating.appealed_at), on)) if rating.appealed_at else 0
+    held = max(0, workdays.workdays_between(rating.appealed_on, on)) if rating.appealed_on else 0
     return workdays.add_workdays(rating.rectify_due, held)
 
 
