@@ -245,3 +245,19 @@ def test_only_online_items_take_applications_outside_a_hall(people, make_item, c
         submit(people, offline, channel=channel)
     assert exc.value.code == "item_not_online"
     assert submit(people, offline, channel="window").status == CaseStatus.SUBMITTED
+
+
+def test_case_numbers_count_per_region_and_day_and_grow_past_six_digits(people, item, monkeypatch):
+    from bianmin.core.models import Sequence
+
+    monkeypatch.setattr(clock, "today", lambda: date(2026, 9, 28))
+    first, second = submit(people, item), submit(people, item)
+    assert (first.number, second.number) == ("440800-20260928-000001", "440800-20260928-000002")
+    first.refresh_from_db()
+    assert first.number == "440800-20260928-000001"  # stored, not only set on the object
+    Sequence.objects.filter(name="case:440800:20260928").update(value=999_999)
+    big = submit(people, item)
+    big.refresh_from_db()
+    assert big.number == "440800-20260928-1000000"
+    monkeypatch.setattr(clock, "today", lambda: date(2026, 9, 29))
+    assert submit(people, item).number == "440800-20260929-000001"

@@ -131,17 +131,35 @@ def _clerk_for(case: Case, actor) -> Staff:
     return staff
 
 
+_TAKE_NUMBER = (f"INSERT INTO {Sequence._meta.db_table} (name, value) VALUES (%s, 1) "
+                f"ON CONFLICT (name) DO UPDATE SET value = {Sequence._meta.db_table}.value + 1 RETURNING value")
+
+
 def next_case_number(region_code: str, day: date) -> str:
     """4408xx-YYYYMMDD-NNNNNN: unique under concurrency (one atomic upsert per number)."""
-    name = f"case:{region_code}:{day:%Y%m%d}"
     with connection.cursor() as cur:
-        cur.execute(
-            f"INSERT INTO {Sequence._meta.db_table} (name, value) VALUES (%s, 1) "
-            f"ON CONFLICT (name) DO UPDATE SET value = {Sequence._meta.db_table}.value + 1 RETURNING value",
-            [name],
-        )
+        cur.execute(_TAKE_NUMBER, [f"case:{region_code}:{day:%Y%m%d}"])
         value = cur.fetchone()[0]
     return f"{region_code}-{day:%Y%m%d}-{value:06d}"
+
+
+def _number_case(case: Case, region_code: str, day: date) -> None:
+    """Give a submitted case its number and store it with the commitment flag. Taking a number locks
+    the day's counter until commit, so on PostgreSQL the upsert and the update are one statement:
+    one round trip, and the case numbered exactly as next_case_number() would."""
+    if connection.vendor != "postgresql":
+        case.number = next_case_number(region_code, day)
+        case.save(update_fields=["commitment", "number"])
+        return
+    table = Case._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute(
+            f"WITH seq AS ({_TAKE_NUMBER}) UPDATE {table} "
+            "SET number = %s || lpad(seq.value::text, greatest(6, length(seq.value::text)), '0'), commitment = %s "
+            f"FROM seq WHERE {table}.id = %s RETURNING {table}.number",
+            [f"case:{region_code}:{day:%Y%m%d}", f"{region_code}-{day:%Y%m%d}-", case.commitment, case.pk],
+        )
+        case.number = cur.fetchone()[0]
 
 
 def _stop_clock(case: Case, kind: str, reason: str, planned_days: int | None = None) -> None:
@@ -326,9 +344,9 @@ def submit_application(applicant: Applicant, item: ServiceItem, *, actor, channe
     if idempotency_key:
         idempotency_key = str(idempotency_key)[:64]
         # the common case is a new key: ask for the id only, load the case only for a replay
-        existing_id = Case.objects.filter(applicant=applicant, idempotency_key=idempotency_key).values_list("pk", flat=True).first()
-        if existing_id is not None:
-            existing = Case.objects.select_related("item", "department").get(pk=existing_id)
+        existing_id = Case.objects.filter(applicant=applicant, idempotency_key=idempotency_key).values_list("pk", flat=True)[:1]
+        if existing_id:  # unique per applicant: no ORDER BY needed
+            existing = Case.objects.select_related("item", "department").get(pk=existing_id[0])
             existing.is_replay = True  # callers answering a retry say so (the API: 200, not 201)
             return existing
     if channel not in Channel.values:
@@ -355,8 +373,7 @@ def submit_application(applicant: Applicant, item: ServiceItem, *, actor, channe
     _set_materials(case, materials or {}, actor, final=True, created=draft is None)
     # The number last: taking it locks the day's counter until commit, so every other submission
     # in the region waits for as long as this transaction still runs.
-    case.number = next_case_number(item.region.county_code, clock.today())
-    case.save(update_fields=["commitment", "number"])
+    _number_case(case, item.region.county_code, clock.today())
     _log_licence_uses(case)
     _event(case, "submitted", actor, S.DRAFT, f"通过{case.get_channel_display()}提交申请")
     if channel == Channel.WINDOW and hall is not None:  # registering at a window is the applicant's visit
