@@ -39,7 +39,7 @@ def inbox(user):
     return list(Message.objects.filter(recipient=user, kind__startswith="alert_").order_by("id"))
 
 
-def test_warning_window_counts_working_days_not_calendar_days():
+def test_warning_window_counts_working_days_not_calendar_days(db):
     # From Thu 2026-11-05, two working days are Fri 11-06 and Mon 11-09; Tue 11-10 has three left.
     assert warning_limit(date(2026, 11, 5)) == date(2026, 11, 10)
     # National Day: from Wed 09-30 the next working days are 10-08, 10-09 and Sat 10-10 (make-up day).
