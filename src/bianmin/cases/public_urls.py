@@ -1,7 +1,9 @@
-"""The public's pages: account, applying online, 我的办件, inbox, file downloads."""
+"""The public's pages: account, applying online, the personal / enterprise page (我的办件, 我的证照, 用证记录,
+我的评价), inbox, file downloads."""
 
 from django.urls import path
 
+from . import personal_views
 from . import public_views as views
 
 app_name = "cases_public"
@@ -11,7 +13,12 @@ urlpatterns = [
     path("account/logout/", views.logout_view, name="logout"),
     path("apply/draft/<int:pk>/", views.apply_draft, name="draft"),
     path("apply/<str:code>/", views.apply, name="apply"),
-    path("my/", views.my_cases, name="my_cases"),
+    path("my/", personal_views.home, name="my_cases"),
+    path("my/licences/", personal_views.licences, name="my_licences"),
+    path("my/licences/uses/", personal_views.licence_uses, name="my_licence_uses"),
+    path("my/licences/share-links/<int:link_id>/revoke/", personal_views.revoke_share, name="revoke_share"),
+    path("my/licences/<str:identifier>/pdf/", personal_views.licence_pdf, name="my_licence_pdf"),
+    path("my/ratings/", personal_views.ratings, name="my_ratings"),
     path("my/messages/", views.inbox, name="messages"),
     path("my/cases/<str:number>/", views.case_detail, name="case"),
     path("my/cases/<str:number>/submitted/", views.submitted, name="submitted"),

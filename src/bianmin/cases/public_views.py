@@ -356,8 +356,9 @@ def _asked(case) -> dict:
     return {"missing": missing, "pending": pending}
 
 
-@applicant_required
-def my_cases(request):
+def my_cases_context(request) -> dict:
+    """我的办件 (drafts, one page of cases with what is asked of the applicant, unread count): the
+    main part of the personal page (personal_views.home)."""
     applicant = _applicant(request)
     qs = selectors.applicant_cases(applicant)
     drafts = list(qs.filter(status=CaseStatus.DRAFT)[:50])
@@ -368,9 +369,8 @@ def my_cases(request):
     today = clock.today()
     rows = [{"case": c, "clock": clock.clock(c, today), **_asked(c)} for c in page.object_list]
     unread = Message.objects.filter(recipient=request.user, read_at__isnull=True).count()
-    return render(request, "cases/public/my_cases.html", {"applicant": applicant, "drafts": drafts, "rows": rows, "page": page,
-                                                          "page_range": page_range, "unread": unread,
-                                                          "asked_count": sum(1 for r in rows if r["missing"] or r["pending"])})
+    return {"applicant": applicant, "drafts": drafts, "rows": rows, "page": page, "page_range": page_range, "unread": unread,
+            "asked_count": sum(1 for r in rows if r["missing"] or r["pending"])}
 
 
 def _case_context(request, case, **extra):
