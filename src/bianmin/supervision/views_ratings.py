@@ -67,6 +67,7 @@ def rate(request, number):
         error, status = "该办件已评价,每件只能评价一次。", 409
     return render(request, "supervision/ratings/rate.html", {
         "case": case, "form": form, "existing": existing, "error": error, "finished": case.status in ratings.FINISHED,
+        "rectify_days": ratings.rectify_workdays(),
         "indicator_labels": [ratings.INDICATORS.get(c, c) for c in (existing.indicators if existing else [])],
     }, status=status)
 
