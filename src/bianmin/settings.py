@@ -195,4 +195,4 @@ LOGGING = {
 BIANMIN_SITE_NAME = "湛江市政务服务网"
 BIANMIN_CITY_REGION = "440800"
 # 差评整改期限: working days from the rating (RATING_RECTIFY_WORKDAYS, default 5).
-RATING_RECTIFY_WORKDAYS = int(os.environ.get("RATING_RECTIFY_WORKDAYS", "5") or 5)
+RATING_RECTIFY_WORKDAYS = int(os.environ["RATING_RECTIFY_WORKDAYS"]) if os.environ.get("RATING_RECTIFY_WORKDAYS", "").isdigit() else 5
