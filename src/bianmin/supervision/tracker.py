@@ -18,11 +18,13 @@ computed (module absent, unknown code, no data) the value is None and pages say 
 from __future__ import annotations
 
 import json
+import logging
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
@@ -32,6 +34,7 @@ from bianmin.org.models import Department
 
 from .models import PlanTask, PlanTaskReport
 
+logger = logging.getLogger(__name__)
 DATA_FILE = Path(__file__).resolve().parent / "data" / "plan_tasks.json"
 LONG_TERM_MARK = "长期"
 MAX_REPORT_TEXT = 2000
@@ -277,8 +280,11 @@ class KpiSource:
             result = None
             if code in self.registry:
                 try:
-                    result = self.module.value(code, on=self.on)
+                    # Inside a transaction, a savepoint keeps a failed KPI query from poisoning the rest of it.
+                    with transaction.atomic() if connection.in_atomic_block else nullcontext():
+                        result = self.module.value(code, on=self.on)
                 except Exception:  # noqa: BLE001 - a KPI that cannot be computed is shown as such, not a 500
+                    logger.exception("指标 %s 计算失败", code)
                     result = None
             self._cache[code] = None if result is None else float(result)
         return self._cache[code]
