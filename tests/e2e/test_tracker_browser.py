@@ -93,3 +93,7 @@ def test_unit_reports_and_supervisor_reads_the_report(live_server, departments, 
     _no_overflow(phone, "plan report on a phone")
     phone.screenshot(path=str(screenshots / "plan-report-phone.png"), full_page=True)
     phone.screenshot(path=str(screenshots / "plan-report-phone-top.png"))
+    phone.set_viewport_size({"width": 360, "height": 780})  # the narrowest phone the project supports
+    for path in ("/console/supervision/plan/", "/console/supervision/plan/1/", "/console/supervision/plan/report/"):
+        phone.goto(f"{base}{path}")
+        _no_overflow(phone, f"{path} at 360 px")
