@@ -105,3 +105,20 @@ def test_alerts_console_on_a_desktop(live_server, people, item, staff, today, de
     assert page.get_by_role("heading", name="预警督办").is_visible()
     assert page.locator("tbody tr").count() == 3
     page.screenshot(path=str(screenshots / "alerts-console-desktop.png"), full_page=True)
+
+
+def test_published_rating_figures_on_a_phone(live_server, people, item, today, phone360, screenshots):
+    from bianmin.supervision import ratings
+
+    for score in (5, 4, 1):
+        case = _accept(people, item, today, date(2026, 11, 2))
+        services.complete_task(case.tasks.get(), actor=people["reviewer"].user, opinion="符合条件")
+        services.decide_case(case, actor=people["approver"].user, approved=True, reasons="符合条件,准予许可")
+        ratings.rate_online(people["citizen_user"], case.number, score=score)
+    page = phone360
+    page.goto(live_server.url + "/ratings/")
+    assert page.get_by_role("heading", name="政务服务好差评公示").is_visible()
+    assert "33.3%" in page.content()  # 差评率: 1 of 3
+    assert "张三" not in page.content()
+    assert page.evaluate(NO_OVERFLOW_JS) <= 0, "the figures are wider than a 360 px phone"
+    page.screenshot(path=str(screenshots / "ratings-stats-phone.png"), full_page=True)

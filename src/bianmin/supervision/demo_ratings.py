@@ -1,5 +1,5 @@
-"""Demo 好差评: ratings on a third of the finished demo cases, mostly good, with 差评 in every state
-(pending, rectified, appealed, appeal upheld). Deterministic and idempotent: the same cases are
+"""Demo 好差评: ratings on a third of the finished demo cases, mostly good; in departments with demo
+staff accounts more 差评, in every state (pending, rectified, appealed, appeal upheld). Deterministic and idempotent: the same cases are
 chosen every time and a rated case is never rated again."""
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from .models import Rating
 
 SHARE = 3            # every third finished case (by id)
 LIMIT = 600          # at most this many demo cases are looked at
-SCORES = [1, 5, 2, 4, 5, 1, 5, 3, 2, 5, 4, 5]
+SCORES = [5, 1, 4, 2, 5, 5, 4, 5, 3, 5, 4, 5, 5, 2, 5, 4, 5, 5, 3, 1]  # 4 in 20 are 差评
+# Departments with demo staff accounts get more 差评, so that the demo console shows every state.
+STAFFED_SCORES = [2, 5, 1, 4, 2, 5, 1, 3]
 INDICATORS = {5: ["efficiency", "attitude", "one_visit"], 4: ["efficiency", "online"], 3: ["guide"],
               2: ["efficiency", "materials"], 1: ["attitude", "one_visit"]}
 COMMENTS = {5: "办事效率高,一次办成。", 4: "网上办理方便。", 3: "", 2: "材料要求较多,等待时间长。", 1: "跑了两次才办成,窗口解释不清楚。"}
@@ -31,13 +33,24 @@ def load() -> dict[str, int]:
                   .order_by("id").values_list("id", flat=True)[:LIMIT])[::SHARE]
     rated = set(Rating.objects.filter(case_id__in=chosen).values_list("case_id", flat=True))
     supervisor = Staff.objects.filter(role=Role.SUPERVISOR, user__is_active=True).select_related("user").first()
+    departments = dict(Case.objects.filter(pk__in=chosen).values_list("pk", "department_id"))
+    actors: dict[int, tuple] = {}
     made = 0
-    bad_seen = 0
+    handled = 0  # 差评 in departments with staff to handle them: they go through the states in turn
+    seen = {True: 0, False: 0}
     for k, case_id in enumerate(chosen):
-        score = SCORES[k % len(SCORES)]
+        dept = departments[case_id]
+        if dept not in actors:
+            actors[dept] = _actors(dept)
+        answerer, head = actors[dept]
+        staffed = bool(answerer and head)
+        pattern = STAFFED_SCORES if staffed else SCORES
+        score = pattern[seen[staffed] % len(pattern)]
+        seen[staffed] += 1
         bad = score in ratings.BAD_SCORES
-        step = bad_seen % 4
-        bad_seen += bad
+        step = None
+        if bad and staffed:
+            step, handled = handled % 4, handled + 1
         if case_id in rated:
             continue
         case = Case.objects.select_related("applicant").get(pk=case_id)
@@ -45,12 +58,9 @@ def load() -> dict[str, int]:
         r = ratings._rate(case, case.applicant, score=score, indicators=INDICATORS[score], comment=COMMENTS[score],
                           channel=channel, hall=None, actor="demo")
         made += 1
-        if not bad:
-            continue
-        answerer, head = _actors(case.department_id)
-        if step == 1 and answerer:
+        if step == 1:
             ratings.answer_rating(r.pk, actor=answerer.user, answer=ANSWER)
-        elif step in (2, 3) and head:
+        elif step in (2, 3):
             ratings.appeal_rating(r.pk, actor=head.user, reason="申请人因不符合法定条件未获许可,评价与服务无关。")
             if step == 3 and supervisor:
                 ratings.decide_appeal(r.pk, actor=supervisor.user, upheld=True, decision="经核实,评价与办理服务无关,申诉成立。")
