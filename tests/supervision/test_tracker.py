@@ -259,8 +259,8 @@ def test_list_page_filters_and_query_count(plan, people, django_assert_max_num_q
         report(plan[n], people["zs_clerk"], 100, "完成", done=True)
     c = _client(people["market_clerk"].user)
     # session, user, staff, tasks, lead departments, latest reports, 4 KPIs (each in a savepoint inside the
-    # test's transaction: 3 queries), my tasks, the filter's units, and the test client's extras
-    with django_assert_max_num_queries(24) as first:
+    # test's transaction: 3 queries), 4 for the platform figures of tasks 5, 8, 9, my tasks, the filter's units
+    with django_assert_max_num_queries(28) as first:
         r = c.get("/console/supervision/plan/")
     assert r.status_code == 200
     html = r.content.decode()
@@ -269,7 +269,7 @@ def test_list_page_filters_and_query_count(plan, people, django_assert_max_num_q
     # more reports do not add queries
     for n in (8, 9, 10, 11):
         report(plan[n], people["supervisor"], 50, "推进中")
-    with django_assert_max_num_queries(24) as second:
+    with django_assert_max_num_queries(28) as second:
         c.get("/console/supervision/plan/")
     assert len(second.captured_queries) == len(first.captured_queries)
 
@@ -445,3 +445,26 @@ def test_a_failing_kpi_is_shown_as_not_computed(plan, people, make_item, monkeyp
     monkeypatch.setattr(kpis, "value", broken)  # the failure cannot be produced by real data
     r = _client(people["supervisor"].user).get("/console/supervision/plan/2/")
     assert r.status_code == 200 and "指标尚未计算" in r.content.decode()
+
+
+def test_platform_figures_beside_tasks_without_a_kpi(plan, people, make_item):
+    from bianmin.catalog.models import CancelledProof, Proof
+
+    make_item()  # published by 市市场监督管理局
+    CancelledProof.objects.create(name="无犯罪记录证明(开办企业)", requesting_unit="市市场监督管理局",
+                                  reason=CancelledProof.Reason.COMMITMENT, cancelled_on=date(2018, 11, 1))
+    CancelledProof.objects.create(name="亲属关系证明", requesting_unit="市民政局",
+                                  reason=CancelledProof.Reason.NO_LEGAL_BASIS, cancelled_on=date(2018, 12, 1))
+    CancelledProof.objects.create(name="居住证明", requesting_unit="市公安局",
+                                  reason=CancelledProof.Reason.NO_LEGAL_BASIS, cancelled_on=date(2018, 12, 2))
+    Proof.objects.create(name="出生医学证明", legal_basis="《中华人民共和国母婴保健法》第二十三条",
+                         requesting_unit="市公安局", issuing_unit="医疗机构")
+    by_number = {s.task.number: s for s in tracker.task_statuses(PlanTask.objects.filter(number__in=[5, 8, 9, 10]))}
+    # implementing units here: 市监, 公安, 赤坎区民政局, 政数局, 司法局 (the 赤坎区人民政府 is a government): 1 of 5 published
+    assert by_number[5].evidence == "平台数据:1/5 个政务服务实施单位已发布事项目录"
+    assert by_number[8].evidence == "平台数据:已登记取消证明事项 3 项,涉及六类取消理由中的 2 类"
+    assert by_number[9].evidence == "平台数据:公布保留证明事项 1 项"
+    assert by_number[10].evidence == ""
+    assert by_number[8].status == "late"  # a figure informs; the lead unit's report decides
+    html = _client(people["supervisor"].user).get("/console/supervision/plan/8/").content.decode()
+    assert "已登记取消证明事项 3 项" in html

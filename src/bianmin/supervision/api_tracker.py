@@ -57,6 +57,7 @@ class TaskOut(Schema):
     reasons: list[str] = Field(description="状态的依据:逾期原因,或由平台数据判定完成")
     progress: int | None
     kpi: KpiOut | None
+    evidence: str = Field(description="与任务相关的平台数据(不决定状态),如已登记的取消证明事项数")
     url: str
 
 
@@ -92,7 +93,7 @@ def _task(s) -> dict:
     return {"number": t.number, "title": t.title, "lead_units": t.lead_units, "supporting_units": t.supporting_units,
             "deadline_text": t.deadline_text, "deadline": t.deadline, "target": t.target, "status": s.status,
             "status_label": s.label, "reasons": s.reasons, "progress": s.progress, "kpi": _kpi(s.kpi),
-            "url": f"/api/v1/plan/tasks/{t.number}"}
+            "evidence": s.evidence, "url": f"/api/v1/plan/tasks/{t.number}"}
 
 
 def _report(r) -> dict:

@@ -244,6 +244,7 @@ class TaskStatus:
     latest: PlanTaskReport | None
     kpi: KpiReading | None = None
     reasons: list[str] = field(default_factory=list)
+    evidence: str = ""  # a figure from the platform that bears on the task without deciding it
 
     @property
     def label(self) -> str:
@@ -288,6 +289,38 @@ class KpiSource:
                     result = None
             self._cache[code] = None if result is None else float(result)
         return self._cache[code]
+
+
+# Figures the platform holds for tasks whose target is not a KPI: shown beside the reports, never deciding
+# the status (the plan's wording — "完成清理工作", "全覆盖" — is a judgement the lead unit reports on).
+IMPLEMENTING_KINDS = (Department.Kind.DEPARTMENT, Department.Kind.APPROVAL_BUREAU)
+
+
+def _evidence_four_ways(on: date) -> str:
+    from bianmin.catalog.models import ServiceItem
+
+    units = Department.objects.filter(kind__in=IMPLEMENTING_KINDS)
+    total = units.count()
+    published = units.filter(items__status=ServiceItem.Status.PUBLISHED).distinct().count()
+    return f"平台数据:{published}/{total} 个政务服务实施单位已发布事项目录" if total else ""
+
+
+def _evidence_cancelled_proofs(on: date) -> str:
+    from bianmin.catalog.models import CancelledProof
+
+    rows = list(CancelledProof.objects.filter(cancelled_on__lte=on).values_list("reason", flat=True))
+    if not rows:
+        return "平台数据:尚未登记取消的证明事项"
+    return f"平台数据:已登记取消证明事项 {len(rows)} 项,涉及六类取消理由中的 {len(set(rows))} 类"
+
+
+def _evidence_retained_proofs(on: date) -> str:
+    from bianmin.catalog.models import Proof
+
+    return f"平台数据:公布保留证明事项 {Proof.objects.filter(is_retained=True).count()} 项"
+
+
+EVIDENCE = {5: _evidence_four_ways, 8: _evidence_cancelled_proofs, 9: _evidence_retained_proofs}
 
 
 def _status(task: PlanTask, latest: PlanTaskReport | None, on: date, source: KpiSource) -> TaskStatus:
@@ -335,7 +368,12 @@ def task_statuses(tasks, on: date | None = None, source: KpiSource | None = None
     source = source or KpiSource(on)
     tasks = list(tasks)
     latest = latest_reports([t.pk for t in tasks], on)
-    return [_status(t, latest.get(t.pk), on, source) for t in tasks]
+    statuses = [_status(t, latest.get(t.pk), on, source) for t in tasks]
+    if on >= today():  # the catalog keeps no history of proofs and departments: today's figures only
+        for s in statuses:
+            if s.task.number in EVIDENCE:
+                s.evidence = EVIDENCE[s.task.number](on)
+    return statuses
 
 
 def task_status(task: PlanTask, on: date | None = None) -> TaskStatus:
