@@ -68,7 +68,7 @@ def _running_candidates(today: date) -> dict[int, tuple[int, date, str]]:
     """{case_id: (department_id, deadline, level)} for every running case that deserves a card."""
     rows = (Case.objects.filter(status=CaseStatus.IN_REVIEW, stopped_on__isnull=True, decided_on__isnull=True,
                                 promised_deadline__lt=warning_limit(today))
-            .values_list("id", "department_id", "promised_deadline").iterator(chunk_size=BATCH))
+            .order_by().values_list("id", "department_id", "promised_deadline").iterator(chunk_size=BATCH))
     levels: dict[date, str | None] = {}
     out: dict[int, tuple[int, date, str]] = {}
     for case_id, dept_id, deadline in rows:
@@ -170,7 +170,7 @@ def _notify(announced: list[tuple[int, str]], wanted: dict, today: date) -> int:
     tasks: dict[int, list[tuple[int, str, int | None]]] = defaultdict(list)
     for case_id, dept_id, role, assignee_id in (
             ReviewTask.objects.filter(state=ReviewTask.State.ACTIVE, due__lt=warning_limit(today))
-            .values_list("case_id", "department_id", "role", "assignee_id").iterator(chunk_size=BATCH)):
+            .order_by().values_list("case_id", "department_id", "role", "assignee_id").iterator(chunk_size=BATCH)):
         if case_id in case_ids:
             tasks[case_id].append((dept_id, role, assignee_id))
 
