@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -175,3 +176,104 @@ def test_licence_type_codes_must_be_registered(departments, licence_types):
     ]
     item = catalog_services.save_item(item_data(departments["market"], result_licence_type="spjyxkz"))
     assert item.result_licence_type == "spjyxkz"
+
+
+# ----------------------------------------------------------------------------- the application form: 免提交 and reuse with consent
+
+from django.core.files.uploadedfile import SimpleUploadedFile  # noqa: E402
+
+from bianmin.cases import files as case_files  # noqa: E402
+from bianmin.cases.auth import issue_token  # noqa: E402
+from bianmin.cases.models import UploadedFile  # noqa: E402
+from tests.cases.test_files import tiny_pdf  # noqa: E402
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "files"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def form_item(make_item, licence_types):
+    return make_item(audience="legal_person", online_level=4, materials=[
+        {"name": "食品经营许可申请书", "form": "form"}, {"name": "营业执照", "satisfied_by": "yyzz"},
+        {"name": "法定代表人身份证明"}])
+
+
+def _earlier_case(company, item, media):
+    """An earlier application in which the company uploaded its 法定代表人身份证明."""
+    m = {x.name: x for x in item.materials.all()}
+    f = case_files.store_upload(company, SimpleUploadedFile("法人身份证.pdf", tiny_pdf("id")), actor=company.user)
+    return services.submit_application(company, item, actor=company.user, materials={
+        m["食品经营许可申请书"].pk: {"at_window": True}, m["营业执照"].pk: {"at_window": True},
+        m["法定代表人身份证明"].pk: {"files": [f.pk]}}), f
+
+
+def test_the_form_says_what_is_filled_and_what_can_be_reused(client, company, form_item, licence_types, holders, departments, media, people):
+    earlier, f = _earlier_case(company, form_item, media)
+    licence = issue(licence_types, holders, departments)
+    client.force_login(company.user)
+    html = client.get(f"/apply/{form_item.code}/").content.decode()
+    m = {x.name: x for x in form_item.materials.all()}
+    assert "1 项材料已从电子证照库调取" in html and f"营业执照(编号 {licence.number}" in html and "免提交" in html
+    assert f'name="reuse-{m["法定代表人身份证明"].pk}"' in html and f"同意复用我在办件 {earlier.number} 中提交过的“法定代表人身份证明”:法人身份证.pdf" in html
+    assert f'name="reuse-{m["法定代表人身份证明"].pk}" value="1" id="reuse-{m["法定代表人身份证明"].pk}" checked' not in html  # consent is not presumed
+    # another applicant is offered nothing of the company's
+    other = Client()
+    other.force_login(people["other_user"])
+    assert "同意复用" not in other.get(f"/apply/{form_item.code}/").content.decode()
+
+
+def _post(client, item, reuse_ticked, token):
+    m = {x.name: x for x in item.materials.all()}
+    data = {"token": token, "action": "submit", "contact_name": "王五", "contact_phone": "13900000000",
+            f"file-{m['食品经营许可申请书'].pk}": SimpleUploadedFile("申请书.pdf", tiny_pdf("form"))}
+    if reuse_ticked:
+        data[f"reuse-{m['法定代表人身份证明'].pk}"] = "1"
+    return client.post(f"/apply/{item.code}/", data)
+
+
+def test_reuse_only_with_the_box_ticked(client, company, form_item, licence_types, holders, departments, media):
+    earlier, f = _earlier_case(company, form_item, media)
+    issue(licence_types, holders, departments)
+    client.force_login(company.user)
+    r = _post(client, form_item, reuse_ticked=False, token="t-1")
+    assert r.status_code == 400 and "法定代表人身份证明" in r.content.decode()  # not ticked: still asked for
+    r = _post(client, form_item, reuse_ticked=True, token="t-2")
+    assert r.status_code == 302
+    case = company.cases.exclude(pk=earlier.pk).get()
+    cm = case.materials.get(name="法定代表人身份证明")
+    assert cm.state == CaseMaterial.State.PROVIDED
+    assert cm.note == f"经申请人同意,复用办件 {earlier.number} 中已提交的“法定代表人身份证明”"
+    copy = cm.files.get()
+    assert copy.pk != f.pk and copy.owner == company and copy.sha256 == f.sha256 and copy.original_name == "法人身份证.pdf"
+    assert case_files.path_of(copy).read_bytes() == case_files.path_of(f).read_bytes()
+    f.refresh_from_db()
+    assert f.case_material.case == earlier  # the earlier case keeps its own file
+    assert case.materials.get(name="营业执照").state == CaseMaterial.State.FROM_LICENCE
+
+
+def test_api_offers_and_reuses_with_consent(client, company, form_item, licence_types, holders, departments, media):
+    earlier, f = _earlier_case(company, form_item, media)
+    licence = issue(licence_types, holders, departments)
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {issue_token(company.user, 'app')}"}
+    form = client.get(f"/api/v1/apply/{form_item.code}", **headers).json()
+    by_name = {x["name"]: x for x in form["materials"]}
+    assert by_name["营业执照"]["from_licence"] == {"licence_name": "营业执照", "number": licence.number, "identifier": licence.identifier}
+    assert by_name["营业执照"]["reusable"] is None
+    assert by_name["法定代表人身份证明"]["reusable"]["case_number"] == earlier.number
+    assert [x["name"] for x in by_name["法定代表人身份证明"]["reusable"]["files"]] == ["法人身份证.pdf"]
+    upload = case_files.store_upload(company, SimpleUploadedFile("申请书.pdf", tiny_pdf("x")), actor=company.user)
+    body = {"item_code": form_item.code, "materials": {
+        str(by_name["食品经营许可申请书"]["id"]): {"files": [upload.pk]}, str(by_name["法定代表人身份证明"]["id"]): {"reuse": True}}}
+    r = client.post("/api/v1/cases", body, content_type="application/json", **headers)
+    assert r.status_code == 201, r.json()
+    case = company.cases.get(number=r.json()["number"])
+    assert case.materials.get(name="法定代表人身份证明").files.get().sha256 == f.sha256
+    # nothing to reuse: refused, nothing copied
+    before = UploadedFile.objects.count()
+    body["materials"] = {str(by_name["营业执照"]["id"]): {"reuse": True}}  # only given at a window before: no file
+    r = client.post("/api/v1/cases", body, content_type="application/json", **headers)
+    assert (r.status_code, r.json()["code"]) == (400, "nothing_to_reuse")
+    assert UploadedFile.objects.count() == before

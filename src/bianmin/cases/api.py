@@ -15,7 +15,7 @@ import json
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from ninja import Field, File, Path, Router, Schema
 from ninja.files import UploadedFile as NinjaUploadedFile
@@ -24,7 +24,7 @@ from pydantic import ConfigDict, field_validator, model_validator
 from bianmin.catalog import selectors as catalog_selectors
 from bianmin.catalog.models import ServiceItem
 from bianmin.core.pagination import paginate
-from bianmin.core.errors import NotFound, PermissionDenied, ValidationError
+from bianmin.core.errors import DomainError, NotFound, PermissionDenied, ValidationError
 from bianmin.core.identities import mask_resident_id
 from bianmin.org.models import Hall
 
@@ -35,10 +35,10 @@ except ImportError:  # pragma: no cover
         return status_code, value
 
 from . import clock as case_clock
-from . import letters, selectors, services
+from . import files, letters, reuse, selectors, services
 from . import auth as api_auth
 from .auth import API_AUTH
-from .models import ApiToken, Case, CaseStatus, Message, ReviewTask, SupervisionHandover
+from .models import ApiToken, Case, CaseStatus, Message, ReviewTask, SupervisionHandover, UploadedFile
 
 router = Router(tags=["办件"], auth=API_AUTH)
 
@@ -88,6 +88,7 @@ class In(Schema):
 class MaterialIn(In):
     files: list[Id] = Field(default_factory=list, max_length=50)
     commitment: bool = False
+    reuse: bool = Field(False, description="同意复用 GET /apply/{item_code} 中 reusable 所列的、以前办件提交过的材料")
 
 
 class SubmitIn(In):
@@ -485,6 +486,18 @@ def _pdf(case) -> HttpResponse:
 
 # ----------------------------------------------------------------------------- applicants
 
+class FromLicenceOut(Schema):
+    licence_name: str
+    number: str
+    identifier: str
+
+
+class ReusableOut(Schema):
+    case_number: str
+    material_name: str
+    files: list[FileOut]
+
+
 class FormMaterialOut(Schema):
     id: int
     name: str
@@ -493,6 +506,8 @@ class FormMaterialOut(Schema):
     required: bool
     commitment_allowed: bool
     pending_allowed: bool
+    from_licence: FromLicenceOut | None = Field(None, description="已从电子证照库调取(免提交),无需上传")
+    reusable: ReusableOut | None = Field(None, description="以前办件提交过的材料;提交时 materials 中 reuse=true 表示同意复用")
 
 
 class ApplicationFormOut(Schema):
@@ -508,9 +523,23 @@ def application_form(request, item_code: str):
     item = ServiceItem.objects.filter(code=item_code[:80], status=ServiceItem.Status.PUBLISHED).first()
     if item is None:
         raise NotFound(f"找不到编码为“{item_code[:80]}”的已发布事项", code="item_not_found")
+    materials = list(item.materials.all())
+    applicant = getattr(request.auth, "applicant", None)
+    licensed = reuse.from_licences(applicant, materials) if applicant else {}
+    offered = reuse.offers(applicant, [m for m in materials if m.pk not in licensed]) if applicant else {}
+
+    def once_only(m):
+        lic, offer = licensed.get(m.pk), offered.get(m.pk)
+        return {
+            "from_licence": {"licence_name": lic.name, "number": lic.number, "identifier": lic.identifier} if lic else None,
+            "reusable": {"case_number": offer.case_number, "material_name": offer.material_name,
+                         "files": [{"id": f.pk, "name": f.original_name, "content_type": f.content_type, "size": f.size}
+                                   for f in offer.files]} if offer else None,
+        }
+
     return {"item_code": item.code, "item_name": item.name, "online": item.is_online, "materials": [
         {"id": m.pk, "name": m.name, "description": m.description, "form": m.form, "required": m.required,
-         "commitment_allowed": m.commitment_allowed, "pending_allowed": m.pending_allowed} for m in item.materials.all()
+         "commitment_allowed": m.commitment_allowed, "pending_allowed": m.pending_allowed, **once_only(m)} for m in materials
     ]}
 
 
@@ -559,10 +588,28 @@ def submit_case(request, body: SubmitIn):
     if item is None:
         raise NotFound(f"找不到编码为“{body.item_code}”的已发布事项", code="item_not_found")
     materials = {mid: {"files": m.files, "commitment": m.commitment} for mid, m in body.materials.items()}
+    reused = [mid for mid, m in body.materials.items() if m.reuse and not m.files]
+    copies: list = []
     try:
-        case = services.submit_application(applicant, item, actor=request.auth, form_data=body.form_data,
-                                           materials=materials, idempotency_key=key)
+        with transaction.atomic():
+            if reused:  # consent given material by material: copy what the earlier case holds
+                offered = reuse.offers(applicant, item.materials.filter(pk__in=reused))
+                missing = [mid for mid in reused if mid not in offered]
+                if missing:
+                    raise ValidationError("所选材料没有可复用的以前提交的文件", code="nothing_to_reuse", field="materials")
+                for mid in reused:
+                    materials[mid].update(files=reuse.copy_files(applicant, offered[mid], actor=request.auth, stored=copies),
+                                          note=offered[mid].note)
+            case = services.submit_application(applicant, item, actor=request.auth, form_data=body.form_data,
+                                               materials=materials, idempotency_key=key)
+            if copies and getattr(case, "is_replay", False):  # a retry: the first request's case keeps its own copies
+                UploadedFile.objects.filter(pk__in=[c.pk for c in copies]).delete()
+                files.discard(copies)
+    except DomainError:
+        files.discard(copies)
+        raise
     except IntegrityError:
+        files.discard(copies)
         # a concurrent retry with the same key won the race: answer with its case
         number = Case.objects.filter(applicant=applicant, idempotency_key=key).values_list("number", flat=True).first() if key else None
         if not number:

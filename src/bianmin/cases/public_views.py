@@ -29,7 +29,7 @@ from bianmin.core import throttle
 from bianmin.core.errors import DomainError, NotFound, ValidationError
 from bianmin.org.models import Level
 
-from . import clock, files, selectors, services
+from . import clock, files, reuse, selectors, services
 from .forms import ContactForm, LoginForm, RegisterForm, WithdrawForm
 from .models import Applicant, Case, CaseMaterial, CaseStatus, Delivery, Message
 
@@ -193,12 +193,19 @@ def _draft_commitments(draft) -> set[int]:
     return {cm.material_id for cm in draft.materials.all() if cm.state == CaseMaterial.State.COMMITMENT}
 
 
-def _apply_context(request, item, *, draft, contact, token, material_errors=None, kept=None, commitments=None, error=""):
+def _apply_context(request, item, *, draft, contact, token, material_errors=None, kept=None, commitments=None, error="",
+                   reused=frozenset()):
     material_errors = material_errors or {}
     kept = _draft_files(draft) if kept is None else kept
     commitments = _draft_commitments(draft) if commitments is None else commitments
-    rows = [{"m": m, "kept": kept.get(m.pk, []), "commitment": m.pk in commitments, "errors": material_errors.get(m.pk, [])}
-            for m in item.materials.all()]
+    materials = list(item.materials.all())
+    applicant = _applicant(request)
+    # once-only: what the repository fills (免提交) and what earlier cases offer for reuse
+    licensed = reuse.from_licences(applicant, materials)
+    offered = reuse.offers(applicant, materials, exclude_case_id=draft.pk if draft is not None else None)
+    rows = [{"m": m, "kept": kept.get(m.pk, []), "commitment": m.pk in commitments, "errors": material_errors.get(m.pk, []),
+             "licence": licensed.get(m.pk), "offer": offered.get(m.pk) if m.pk not in licensed else None, "reuse": m.pk in reused}
+            for m in materials]
     summary = []
     for name, errs in contact.errors.items():
         field = contact.fields.get(name)
@@ -206,7 +213,8 @@ def _apply_context(request, item, *, draft, contact, token, material_errors=None
     for row in rows:
         summary += [{"anchor": f"file-{row['m'].pk}", "label": row["m"].name, "message": e} for e in row["errors"]]
     return {"item": item, "draft": draft, "contact": contact, "token": token, "rows": rows, "summary": summary,
-            "error": error, "accept": files.ACCEPT, "applicant": _applicant(request)}
+            "error": error, "accept": files.ACCEPT, "applicant": applicant,
+            "licensed_count": sum(1 for r in rows if r["licence"]), "offered_count": sum(1 for r in rows if r["offer"])}
 
 
 def _item_for(code: str):
@@ -264,6 +272,7 @@ def _apply(request, item, draft):
     contact = ContactForm(request.POST, final=action == "submit")
     materials_list = list(item.materials.all())
     commitments = {m.pk for m in materials_list if request.POST.get(f"commit-{m.pk}") == "1"}
+    reused = {m.pk for m in materials_list if request.POST.get(f"reuse-{m.pk}") == "1"}  # consent, material by material
     kept_ids = {m.pk: request.POST.getlist(f"keep-{m.pk}") for m in materials_list}
     material_errors: dict[int, list[str]] = {}
     stored: list = []
@@ -271,7 +280,7 @@ def _apply(request, item, draft):
     def again(status, error="", kept=None):
         files.discard(stored)
         context = _apply_context(request, item, draft=draft, contact=contact, token=token, material_errors=material_errors,
-                                 kept=kept, commitments=commitments, error=error)
+                                 kept=kept, commitments=commitments, error=error, reused=reused)
         context["files_dropped"] = any(f.name for f in request.FILES.values())
         return render(request, "cases/public/apply.html", context, status=status)
 
@@ -288,6 +297,8 @@ def _apply(request, item, draft):
     try:
         with transaction.atomic():
             materials = {}
+            offered = reuse.offers(applicant, [m for m in materials_list if m.pk in reused],
+                                   exclude_case_id=draft.pk if draft is not None else None) if reused else {}
             for m in materials_list:
                 uploads = [f for f in request.FILES.getlist(f"file-{m.pk}") if f is not None and f.name]
                 if len(uploads) + len(kept[m.pk]) > MAX_FILES_PER_MATERIAL:
@@ -302,7 +313,14 @@ def _apply(request, item, draft):
                     else:
                         stored.append(record)
                         new_ids.append(record.pk)
-                materials[m.pk] = {"files": kept[m.pk] + new_ids, "commitment": m.pk in commitments}
+                note = ""
+                if m.pk in reused and not new_ids and not kept[m.pk]:
+                    offer = offered.get(m.pk)
+                    if offer is None:
+                        material_errors.setdefault(m.pk, []).append("以前提交的材料已不能复用,请上传文件")
+                        continue
+                    new_ids, note = reuse.copy_files(applicant, offer, actor=request.user, stored=stored), offer.note
+                materials[m.pk] = {"files": kept[m.pk] + new_ids, "commitment": m.pk in commitments, "note": note}
             if material_errors:
                 raise ValidationError("有文件未能上传,请按提示重新选择", code="file_rejected", field="materials")
             form_data = {k: v for k, v in contact.cleaned_data.items() if v}
