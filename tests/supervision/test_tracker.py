@@ -360,6 +360,15 @@ def test_one_page_report_web_and_pdf(plan, people, make_item):
     assert "推进开办企业便利化" in flat  # a late task, by name
 
 
+def test_report_pdf_is_one_page_even_with_every_task_late(plan):
+    if shutil.which("pdfinfo") is None:
+        pytest.skip("pdfinfo 未安装")
+    s = tracker.summary()
+    assert len(s.late) == PLAN_TASK_COUNT - 3  # no report, no figure: all but the three long-term tasks
+    info = subprocess.run(["pdfinfo", "-"], input=tracker.report_pdf(s), capture_output=True, check=True).stdout.decode()
+    assert [line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")] == ["1"]
+
+
 # ----------------------------------------------------------------------------- API
 
 def _api(user):
