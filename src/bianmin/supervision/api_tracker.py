@@ -135,6 +135,4 @@ def task_detail(request, number: TaskNumber):
 def submit_report(request, number: TaskNumber, body: ReportIn):
     staff = _staff(request)
     task = tracker.get_task(number)
-    report = tracker.report_progress(task, staff, body.progress, body.text, body.done)
-    report.reported_by = staff.user
-    return Status(201, _report(report))
+    return Status(201, _report(tracker.report_progress(task, staff, body.progress, body.text, body.done)))
