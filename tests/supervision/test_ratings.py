@@ -397,3 +397,28 @@ def test_demo_ratings_are_idempotent(people, finish, today, staff):
     counts = Rating.objects.count(), Message.objects.count()
     assert demo_ratings.load()["ratings"] == 0
     assert (Rating.objects.count(), Message.objects.count()) == counts
+
+
+@pytest.mark.parametrize("number", ["%00", "a%00b", "x" * 300, "%E4%B8%AD", "1'--"])
+def test_odd_inputs_never_answer_500(people, number, halls):
+    """NUL characters (PostgreSQL cannot compare them), long and odd case numbers, odd form values."""
+    c = Client(raise_request_exception=False)
+    c.force_login(people["citizen_user"])
+    for r in (c.get(f"/my/cases/{number}/rate/"), c.post(f"/my/cases/{number}/rate/", {"score": "1"}),
+              c.get(f"/api/v1/cases/{number}/rating"),
+              c.post(f"/api/v1/cases/{number}/rating", {"score": 1}, content_type="application/json")):
+        assert r.status_code in (400, 404, 422), (number, r.status_code)
+    _, token = ratings.issue_device_token(halls["city"], "评价器")
+    r = c.post("/api/v1/ratings/device", {"case_number": "a\x00", "id_number": "\x00", "score": 1},
+               content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert r.status_code in (404, 422)
+    s = Client(raise_request_exception=False)
+    s.force_login(people["reviewer"].user)
+    for r in (s.get("/console/supervision/ratings/", {"state": "\x00"}),
+              s.get("/console/supervision/alerts/", {"level": "\x00", "scope": "\x00"}),
+              s.post("/console/supervision/ratings/1/answer/", {"answer": "\x00"}),
+              s.get("/notices/overdue/", {"department": "\x00"}),
+              s.post("/api/v1/staff/ratings/1/answer", {"answer": "a\x00"}, content_type="application/json"),
+              s.get("/api/v1/staff/ratings", {"state": "\x00", "page": "\x00"})):
+        assert 400 <= r.status_code < 500, r.status_code
+    assert not Rating.objects.exists()

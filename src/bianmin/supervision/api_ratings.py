@@ -167,7 +167,8 @@ def rate(request, number: str, body: RateIn):
 @router.get("/cases/{number}/rating", response={200: RatingOut, **ERRORS}, summary="我对办件的评价及部门答复", auth=API_AUTH)
 def my_rating(request, number: str):
     applicant = _applicant(request)
-    r = Rating.objects.filter(case__number=number[:32], applicant=applicant).first()
+    number = ratings.clean_number(number)
+    r = Rating.objects.filter(case__number=number, applicant=applicant).first() if number else None
     if r is None:
         raise NotFound("尚未评价该办件", code="rating_not_found")
     return rating_out(r, number=number)

@@ -95,6 +95,13 @@ def _text(value, limit: int, field: str, *, required: str = "") -> str:
     return value
 
 
+def clean_number(value) -> str:
+    """A case number as typed or sent: at most 32 characters; one with a NUL (which PostgreSQL cannot
+    compare) is no case number at all."""
+    value = str(value or "")[:32]
+    return "" if "\x00" in value else value
+
+
 # ----------------------------------------------------------------------------- rating
 
 def can_rate(case: Case) -> bool:
@@ -132,8 +139,8 @@ def _rate(case: Case, applicant: Applicant, *, score, indicators, comment, chann
 
 def rate_online(user, number: str, *, score, indicators=(), comment: str = "") -> Rating:
     """The applicant rates their own finished case on the website or through the API."""
-    applicant = getattr(user, "applicant", None)
-    case = Case.objects.filter(applicant=applicant, number=str(number)[:32]).first() if applicant else None
+    applicant, number = getattr(user, "applicant", None), clean_number(number)
+    case = Case.objects.filter(applicant=applicant, number=number).first() if applicant and number else None
     if case is None:
         raise NotFound("找不到该办件", code="case_not_found")
     return _rate(case, applicant, score=score, indicators=indicators, comment=comment, channel=Rating.Channel.ONLINE,
@@ -143,7 +150,7 @@ def rate_online(user, number: str, *, score, indicators=(), comment: str = "") -
 def rate_at_device(device: RatingDevice, *, number: str, id_number: str, score, indicators=(), comment: str = "") -> Rating:
     """A hall's rating device: the case number and the applicant's ID number (or USCC) together; a
     wrong pair is 'not found' whichever half is wrong, so the device cannot probe either."""
-    number, id_number = str(number or "")[:32], normalise(str(id_number or ""))[:18]
+    number, id_number = clean_number(number), clean_number(normalise(str(id_number or "")))[:18]
     case = (Case.objects.filter(number=number, applicant__id_number=id_number).select_related("applicant").first()
             if number and id_number else None)
     if case is None:

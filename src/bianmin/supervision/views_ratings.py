@@ -45,6 +45,8 @@ class RateForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def rate(request, number):
     try:
+        if not ratings.clean_number(number):
+            raise NotFound("找不到该办件", code="case_not_found")
         case = case_selectors.case_for_applicant(request.user, number)
     except NotFound as exc:
         return _domain_error(request, exc)
