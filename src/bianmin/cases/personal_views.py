@@ -77,8 +77,9 @@ def _next_groups(applicant: Applicant, held_codes: set[str]) -> tuple[list[dict]
     done = set(Case.objects.filter(applicant=applicant).exclude(status=CaseStatus.DRAFT)
                .values_list("item__code", "approved").distinct()[:500])
     approved = {code for code, ok in done if ok}
-    groups = [rules["by_licence_type"][c] for c in sorted(held_codes) if c in rules.get("by_licence_type", {})]
-    groups += [rules["by_item"][c] for c in sorted(approved) if c in rules.get("by_item", {})]
+    # in the data's order: the most useful advice first
+    groups = [rule for code, rule in rules.get("by_licence_type", {}).items() if code in held_codes]
+    groups += [rule for code, rule in rules.get("by_item", {}).items() if code in approved]
     return groups, {code for code, _ in done}
 
 
@@ -152,6 +153,8 @@ def licences(request):
                  .select_related("licence").order_by("-id")[:100])
     by_licence: dict[int, list] = {}
     for link in links:
+        labels = dict(sharing.field_choices(link.licence))
+        link.labels = [labels.get(f, f.removeprefix("surface:")) for f in link.show_fields or []]
         by_licence.setdefault(link.licence_id, []).append(link)
     today = clock.today()
     cards = [{"licence": lic, "links": by_licence.get(lic.pk, []), "fields": sharing.field_choices(lic),
