@@ -28,6 +28,7 @@ from bianmin.org.models import Department, Level, Region
 from . import charts, kpis
 
 PAGE_SIZE = 20
+MAX_PAGE = 100_000  # beyond this an OFFSET overflows SQLite's integers; nobody pages that far
 EXPORT_MAX_ROWS = 100_000
 FILTERS = ("from", "to", "region", "department")
 
@@ -172,7 +173,7 @@ def drilldown(request, code):
             qs = kpis.cases_behind(code, scope, period, met=met)
         if request.GET.get("export") == "xlsx":
             return _export_list(kpi, qs, period)
-        page = paginate(qs, request.GET.get("page") or 1, PAGE_SIZE)
+        page = paginate(qs, _page_number(request), PAGE_SIZE)
     except ValidationError as e:
         return render(request, "supervision/dashboard_drilldown.html", {**ctx, "error": e.message}, status=400)
     rows = list(page.object_list)
@@ -181,6 +182,13 @@ def drilldown(request, code):
     ctx.update({"scope": scope, "period": period, "page": page, "rows": rows,
                 "page_query": _query(request, drop=("page", "export"))})
     return render(request, "supervision/dashboard_drilldown.html", ctx)
+
+
+def _page_number(request) -> int:
+    raw = (request.GET.get("page") or "1").strip()
+    if not raw.isdigit() or not 1 <= int(raw[:9]) <= MAX_PAGE or len(raw) > 9:
+        raise ValidationError(f"页码应为 1 到 {MAX_PAGE} 之间的整数", code="invalid_page", field="page")
+    return int(raw)
 
 
 # ---------------------------------------------------------------------------------------------- Excel
