@@ -37,7 +37,7 @@ class LicenceType(models.Model):
     department = models.ForeignKey(Department, null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="licence_types", verbose_name="主管部门")
     validity_years = models.PositiveSmallIntegerField("有效期(年)", null=True, blank=True, help_text="空表示长期有效")
-    renewal_item_code = models.CharField("换证/延续事项编码", max_length=40, blank=True)
+    renewal_item_code = models.CharField("换证/延续事项编码", max_length=80, blank=True)
     renewal_hint = models.CharField("换证提示", max_length=300, blank=True)
 
     class Meta:
