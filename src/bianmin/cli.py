@@ -57,6 +57,14 @@ def cmd_run(args) -> int:
     return 0
 
 
+TICK_LABELS = {"alerts_yellow": "新黄牌", "alerts_red": "新红牌", "alerts_resolved": "解除预警", "alert_messages": "预警消息",
+               "outbox": "重发待发通知"}
+
+
+def _tick_summary(done: dict) -> str:
+    return "、".join(f"{TICK_LABELS.get(k, k)} {v}" for k, v in done.items())
+
+
 def _start_ticking() -> None:
     """Periodic work without a broker: tick once now, then every BIANMIN_TICK_SECONDS (default 600;
     0 disables) in a daemon thread. With CELERY_BROKER_URL set, Celery beat does it instead."""
@@ -80,8 +88,8 @@ def _start_ticking() -> None:
         while True:
             try:
                 done = tick()
-                if any(done.values()):
-                    print("定时任务:" + "、".join(f"{k} {v}" for k, v in done.items()), flush=True)
+                if any(v for k, v in done.items() if k.startswith("alert") or k == "outbox"):  # quiet when nothing happened
+                    print("定时任务:" + _tick_summary(done), flush=True)
             except Exception as exc:  # a failed round must not stop the next one
                 print(f"定时任务失败:{type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
             finally:
@@ -168,9 +176,7 @@ def cmd_tick(args) -> int:
     from bianmin.supervision.tasks import tick
 
     done = tick()
-    labels = {"alerts_yellow": "新黄牌", "alerts_red": "新红牌", "alerts_resolved": "解除预警", "alert_messages": "预警消息",
-              "outbox": "重发待发通知"}
-    print("定时任务已执行:" + "、".join(f"{labels.get(k, k)} {v}" for k, v in done.items()))
+    print("定时任务已执行:" + _tick_summary(done))
     return 0
 
 

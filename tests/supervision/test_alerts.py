@@ -217,6 +217,7 @@ def test_staff_inbox_shows_and_marks_alert_messages(client, accept, people):
     client.force_login(people["reviewer"].user)
     r = client.get("/console/supervision/messages/")
     assert r.status_code == 200 and "黄牌预警" in r.content.decode()
+    assert 'href="/console/supervision/alerts/">查看预警督办' in r.content.decode()
     assert not Message.objects.filter(recipient=people["reviewer"].user, read_at__isnull=True).exists()
 
 
@@ -233,3 +234,14 @@ def test_tick_runs_alerts_and_prints(accept, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "新红牌 0" in out and "重发待发通知" in out
     assert tasks.tick_task.delay().get() is not None  # the Celery task runs inline without a broker
+
+
+def test_beat_schedules_the_tick():
+    from django.conf import settings
+
+    from bianmin.celery import app
+    from bianmin.supervision.tasks import tick_task
+
+    entry = settings.CELERY_BEAT_SCHEDULE["supervision-tick"]
+    assert entry == {"task": tick_task.name, "schedule": 600.0}
+    assert app.tasks[tick_task.name].name == "bianmin.supervision.tasks.tick_task"  # registered with the app
