@@ -122,3 +122,26 @@ def test_published_rating_figures_on_a_phone(live_server, people, item, today, p
     assert "张三" not in page.content()
     assert page.evaluate(NO_OVERFLOW_JS) <= 0, "the figures are wider than a 360 px phone"
     page.screenshot(path=str(screenshots / "ratings-stats-phone.png"), full_page=True)
+
+
+def test_department_answers_a_bad_rating_in_the_console(live_server, people, item, today, desktop, screenshots):
+    from bianmin.supervision import ratings
+
+    case = _accept(people, item, today, date(2026, 11, 2))
+    services.complete_task(case.tasks.get(), actor=people["reviewer"].user, opinion="符合条件")
+    services.decide_case(case, actor=people["approver"].user, approved=True, reasons="符合条件,准予许可")
+    rating = ratings.rate_online(people["citizen_user"], case.number, score=1, indicators=["attitude"], comment="窗口态度差")
+    page = desktop
+    _login(page, live_server, people["approver"].user)
+    page.goto(live_server.url + "/console/supervision/ratings/")
+    page.get_by_role("link", name="1 分 · 非常不满意").click()
+    page.wait_for_url(f"**/console/supervision/ratings/{rating.pk}/")
+    assert page.get_by_role("heading", name="答复整改").is_visible()
+    assert page.get_by_role("heading", name="申诉恶意差评").is_visible()  # the head may appeal
+    page.screenshot(path=str(screenshots / "rating-console-desktop.png"), full_page=True)
+    page.get_by_label("整改答复(申请人可见)").fill("已对窗口人员批评教育并培训,感谢监督。")
+    page.get_by_role("button", name="提交答复").click()
+    page.wait_for_url(f"**/console/supervision/ratings/{rating.pk}/")
+    assert "已答复,申请人将收到通知" in page.content()
+    rating.refresh_from_db()
+    assert rating.state == "rectified"
