@@ -126,7 +126,7 @@ def _log_use(request, licence: Licence, purpose: str) -> None:
 @require_http_methods(["GET", "HEAD"])
 def licence_list(request):
     staff = request.staff
-    q = " ".join((request.GET.get("q") or "").split())[:MAX_QUERY]
+    q = " ".join("".join(ch for ch in request.GET.get("q") or "" if ch.isprintable()).split())[:MAX_QUERY]
     type_code = (request.GET.get("type") or "").strip()[:40]
     status = (request.GET.get("status") or "").strip()
     error = None
