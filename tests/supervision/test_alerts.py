@@ -211,11 +211,14 @@ def test_console_alerts_need_staff(client, people):
     assert client.get("/console/supervision/messages/").status_code == 403
 
 
-def test_staff_inbox_shows_and_marks_alert_messages(client, accept, people):
+def test_staff_inbox_shows_and_marks_alert_messages(client, accept, people, django_assert_max_num_queries):
     accept(date(2026, 11, 2))
     run_alerts(date(2026, 11, 5))
+    accept(date(2026, 11, 3))
+    run_alerts(date(2026, 11, 6))  # a second digest
     client.force_login(people["reviewer"].user)
-    r = client.get("/console/supervision/messages/")
+    with django_assert_max_num_queries(8):
+        r = client.get("/console/supervision/messages/")
     assert r.status_code == 200 and "黄牌预警" in r.content.decode()
     assert 'href="/console/supervision/alerts/">查看预警督办' in r.content.decode()
     assert not Message.objects.filter(recipient=people["reviewer"].user, read_at__isnull=True).exists()
