@@ -85,7 +85,11 @@ def seed_org():
     return depts, halls
 
 
-SAVED_INDEXES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "var", "bench_supervision_indexes.json")
+def _saved_indexes() -> str:
+    """Where the dropped index definitions wait (one file per database)."""
+    from django.db import connection
+
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "var", f"{connection.settings_dict['NAME']}_case_indexes.json")
 
 
 def _drop_indexes() -> None:
@@ -99,8 +103,8 @@ def _drop_indexes() -> None:
     with connection.cursor() as cur:
         cur.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'cases_case' AND indexdef NOT LIKE '%%UNIQUE%%'")
         defs = cur.fetchall()
-        if not os.path.exists(SAVED_INDEXES):
-            with open(SAVED_INDEXES, "w") as fh:
+        if not os.path.exists(_saved_indexes()):
+            with open(_saved_indexes(), "w") as fh:
                 json.dump(defs, fh)
         for name, _ in defs:
             cur.execute(f'DROP INDEX IF EXISTS "{name}"')
@@ -114,15 +118,15 @@ def _restore_indexes() -> None:
 
     with connection.cursor() as cur:
         cur.execute("SET session_replication_role = DEFAULT")
-        if not os.path.exists(SAVED_INDEXES):
+        if not os.path.exists(_saved_indexes()):
             return
-        with open(SAVED_INDEXES) as fh:
+        with open(_saved_indexes()) as fh:
             defs = json.load(fh)
         t0 = time.perf_counter()
         for name, definition in defs:
             cur.execute(definition.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
         print(f"  {len(defs)} indexes rebuilt in {time.perf_counter() - t0:.0f} s", flush=True)
-    os.remove(SAVED_INDEXES)
+    os.remove(_saved_indexes())
 
 
 def seed_cases(n: int) -> None:
@@ -155,8 +159,9 @@ def seed_cases(n: int) -> None:
     bulk = n - done > 1_000_000
     if bulk:
         _drop_indexes()
-    # g numbers the cases; the last OPEN of them are still in review. Everything derives from g, so a
-    # rerun with a larger N only adds cases.
+    # g numbers the cases in time order, as a real table fills: case g (of the closed ones) is decided
+    # on day (g - 1) * 730 / closed of the last two years, accepted 0-11 days before; the last OPEN
+    # cases are still in review. A different N needs a fresh database.
     while done < n:
         upto = min(n, done + CHUNK)
         with connection.cursor() as cur:
@@ -170,7 +175,7 @@ def seed_cases(n: int) -> None:
                        CASE WHEN x.channel IN ('window', 'kiosk') THEN ({hall_ids})[(1 + (g / 7) %% {len(halls)})::int] END,
                        CASE WHEN x.open THEN 'in_review' ELSE 'delivered' END, '{{}}', false, now(), now(), now(), x.acc,
                        CASE WHEN x.open THEN NULL ELSE now() END,
-                       CASE WHEN x.open THEN NULL ELSE LEAST(x.acc + x.took, %(today)s::date) END,
+                       CASE WHEN x.open THEN NULL ELSE x.acc + x.took END,
                        0, 0, '', x.acc + ({days})[1 + x.k] + 2, x.acc + 28, 0,
                        CASE WHEN x.open THEN NULL ELSE true END, '', '', CASE WHEN x.channel = 'online' THEN 0 ELSE g %% 3 END
                 FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) g
@@ -178,7 +183,7 @@ def seed_cases(n: int) -> None:
                         (ARRAY['online','online','online','online','window','window','kiosk','mobile'])[(1 + (g * 13) %% 8)::int] AS channel,
                         g > %(n_closed)s AS open,
                         CASE WHEN g > %(n_closed)s THEN %(today)s::date - ((g * 17) %% 20)::int
-                             ELSE %(today)s::date - 1 - ((g * 7) %% 729)::int END AS acc,
+                             ELSE %(today)s::date - 729 + ((g - 1) * 730 / %(n_closed)s)::int - ((g * 11) %% 12)::int END AS acc,
                         ((g * 11) %% 12)::int AS took) x
             """, {"lo": done + 1, "hi": upto, "a_min": a_min, "a_max": a_max, "today": today, "n_closed": max(0, n - OPEN)})
         done = upto

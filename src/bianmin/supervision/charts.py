@@ -106,8 +106,10 @@ def line_chart(*, title: str, labels: list[str], series: list[tuple[str, list[fl
     every = max(1, -(-n // 6))  # at most about six month labels
     for i, lbl in enumerate(labels):
         if i % every == 0 or i == n - 1:
+            # the end labels keep inside the chart: the first starts at its point, the last ends at it
+            anchor = "start" if i == 0 and n > 1 else "end" if i == n - 1 and n > 1 else "middle"
             parts.append(f'<text class="chart-axis" x="{xs[i]:.1f}" y="{plot_top + plot_h + 16}" font-size="{FONT - 2}" '
-                         f'text-anchor="middle">{escape(lbl)}</text>')
+                         f'text-anchor="{anchor}">{escape(lbl)}</text>')
     for s, (name, vals) in enumerate(series):
         css = SERIES_CLASSES[s % len(SERIES_CLASSES)]
         segment: list[str] = []

@@ -225,13 +225,37 @@ def online_breakdown(facts) -> dict:
 
 # ------------------------------------------------------------------------------------------- cases
 
+def case_sums(rows, key=None) -> dict:
+    """One pass over the case rows: {key(row): [decided, same_day, on_time, one_visit, workdays, online, nearby]}
+    (key None: everything under None)."""
+    out: dict = {}
+    for r in rows:
+        k = key(r) if key else None
+        a = out.get(k)
+        if a is None:
+            a = out[k] = [0, 0, 0, 0, 0, 0, 0]
+        n = r.decided
+        a[0] += n
+        a[1] += r.same_day
+        a[2] += r.on_time
+        a[3] += r.one_visit
+        a[4] += r.workdays
+        if r.channel in ONLINE_CHANNELS:
+            a[5] += n
+        if r.hall_level in NEARBY_LEVELS:
+            a[6] += n
+    return out
+
+
+def _counts_of(a) -> dict[str, tuple[int, int]]:
+    n, same_day, on_time, one_visit, days, online, nearby = a or (0,) * 7
+    return {"case_same_day_rate": (same_day, n), "case_online_rate": (online, n), "case_nearby_rate": (nearby, n),
+            "case_one_visit_rate": (one_visit, n), "on_time_rate": (on_time, n), "avg_decide_workdays": (days, n)}
+
+
 def case_counts(rows) -> dict[str, tuple[int, int]]:
-    t = stats.totals(rows)
-    online = sum(r.decided for r in rows if r.channel in ONLINE_CHANNELS)
-    nearby = sum(r.decided for r in rows if r.hall_level in NEARBY_LEVELS)
-    return {"case_same_day_rate": (t.same_day, t.decided), "case_online_rate": (online, t.decided),
-            "case_nearby_rate": (nearby, t.decided), "case_one_visit_rate": (t.one_visit, t.decided),
-            "on_time_rate": (t.on_time, t.decided), "avg_decide_workdays": (t.workdays, t.decided)}
+    """{kpi code: (numerator, denominator)} of the decided cases in `rows`."""
+    return _counts_of(case_sums(rows).get(None))
 
 
 def overdue_cases(scope: Scope, today: date | None = None):
@@ -408,22 +432,17 @@ def county_of(region_code: str, parents: dict[str, str | None], regions: dict[st
 
 def trend(fig: Figures) -> list[dict]:
     """Per month of the period: decided cases and the case rates."""
-    by_month = stats.group(fig.case_rows, lambda r: r.month)
-    online = Counter()
-    for r in fig.case_rows:
-        if r.channel in ONLINE_CHANNELS:
-            online[r.month] += r.decided
+    by_month = case_sums(fig.case_rows, key=lambda r: r.month)
     out = []
     for m in fig.period.months():
-        t = by_month.get(m) or stats.CaseRow(m, 0, "", "")
-        out.append({"month": m, "label": f"{m.year}-{m.month:02d}", "decided": t.decided, "on_time_rate": _pct(t.on_time, t.decided),
-                    "same_day_rate": _pct(t.same_day, t.decided), "one_visit_rate": _pct(t.one_visit, t.decided),
-                    "online_rate": _pct(online[m], t.decided)})
+        n, same_day, on_time, one_visit, _, online, _ = by_month.get(m) or (0,) * 7
+        out.append({"month": m, "label": f"{m.year}-{m.month:02d}", "decided": n, "on_time_rate": _pct(on_time, n),
+                    "same_day_rate": _pct(same_day, n), "one_visit_rate": _pct(one_visit, n), "online_rate": _pct(online, n)})
     return out
 
 
-def _compare_row(key, label, rows, facts) -> dict:
-    cc = case_counts(rows)
+def _compare_row(key, label, sums, facts) -> dict:
+    cc = _counts_of(sums)
     cat = catalog_counts(facts)
     return {"key": key, "label": label, "decided": cc["on_time_rate"][1], "on_time_rate": _pct(*cc["on_time_rate"]),
             "case_online_rate": _pct(*cc["case_online_rate"]), "case_one_visit_rate": _pct(*cc["case_one_visit_rate"]),
@@ -434,29 +453,34 @@ def _compare_row(key, label, rows, facts) -> dict:
 def by_division(fig: Figures) -> list[dict]:
     """Case and catalog rates per county-level division (and the city's own departments)."""
     parents, regions = _region_tree()
-    dept_region = dict(Department.objects.values_list("pk", "region_id"))
-    case_groups, fact_groups = defaultdict(list), defaultdict(list)
-    for r in fig.case_rows:
-        case_groups[county_of(dept_region.get(r.department_id, ""), parents, regions)].append(r)
+    counties: dict[str, str] = {}
+
+    def county(code):
+        if code not in counties:
+            counties[code] = county_of(code, parents, regions)
+        return counties[code]
+
+    dept_county = {pk: county(region) for pk, region in Department.objects.values_list("pk", "region_id")}
+    case_groups = case_sums(fig.case_rows, key=lambda r: dept_county.get(r.department_id, ""))
+    fact_groups = defaultdict(list)
     for f in fig.catalog:
-        fact_groups[county_of(f.region_id, parents, regions)].append(f)
+        fact_groups[county(f.region_id)].append(f)
     out = []
     for code in sorted(set(case_groups) | set(fact_groups)):
         r = regions.get(code)
         label = (f"{r.name}{CITY_OWN}" if r.level == Level.CITY else r.name) if r else code
-        out.append(_compare_row(code, label, case_groups[code], fact_groups[code]))
+        out.append(_compare_row(code, label, case_groups.get(code), fact_groups[code]))
     return out
 
 
 def by_department(fig: Figures) -> list[dict]:
-    case_groups, fact_groups = defaultdict(list), defaultdict(list)
-    for r in fig.case_rows:
-        case_groups[r.department_id].append(r)
+    case_groups = case_sums(fig.case_rows, key=lambda r: r.department_id)
+    fact_groups = defaultdict(list)
     for f in fig.catalog:
         fact_groups[f.department_id].append(f)
     ids = set(case_groups) | set(fact_groups)
     names = dict(Department.objects.filter(pk__in=ids).values_list("pk", "name"))
-    return [_compare_row(pk, names.get(pk, str(pk)), case_groups[pk], fact_groups[pk])
+    return [_compare_row(pk, names.get(pk, str(pk)), case_groups.get(pk), fact_groups[pk])
             for pk in sorted(ids, key=lambda pk: (names.get(pk, ""), pk))]
 
 

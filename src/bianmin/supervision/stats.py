@@ -11,7 +11,6 @@ committing in between cannot make a day count twice. See docs/supervision.md for
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -177,10 +176,10 @@ def case_rows(start: date, end: date, department_ids=None, *, today: date | None
         through = StatRefresh.objects.filter(name=NAME).values_list("through", flat=True).first()
     if through is None or through == NEVER:
         through = None
-    merged = _merge(CaseRow(_as_date(r[0]), *r[1:-1]) for r in stored) if through else {}
+    # Stored rows and live rows may share a key (the month of the last refresh): callers sum them.
+    rows = [CaseRow(_as_date(r[0]), *r[1:-1]) for r in stored] if through else []
     live_from = start if through is None else max(start, through + timedelta(days=1))
-    _merge(live_rows(live_from, end, department_ids), merged)
-    return list(merged.values()), through
+    return rows + live_rows(live_from, end, department_ids), through
 
 
 def totals(rows) -> CaseRow:
@@ -188,12 +187,4 @@ def totals(rows) -> CaseRow:
     return CaseRow(date.min, 0, "", "", *(sum(getattr(r, c) for r in rows) for c in COUNTS))
 
 
-def group(rows, key) -> dict:
-    """{key(row): CaseRow totals}"""
-    out: dict = defaultdict(list)
-    for r in rows:
-        out[key(r)].append(r)
-    return {k: totals(v) for k, v in out.items()}
-
-
-__all__ = ["CaseRow", "COUNTS", "case_rows", "live_rows", "refresh_stats", "totals", "group", "month_of"]
+__all__ = ["CaseRow", "COUNTS", "case_rows", "live_rows", "refresh_stats", "totals", "month_of"]

@@ -72,7 +72,7 @@ def _choices(staff) -> dict:
         departments = list(Department.objects.order_by("region_id", "id").only("id", "name", "region_id"))
     else:
         regions, departments = [], [staff.department]
-    return {"regions": regions, "departments": departments}
+    return {"region_choices": regions, "department_choices": departments}
 
 
 def _parse(request):
