@@ -195,3 +195,19 @@ def test_home_reads_are_bounded(citizen, people, types, departments, make_item, 
     assert html.count("结婚证将于") == 5
     with django_assert_max_num_queries(8):
         assert citizen.get("/my/licences/").status_code == 200
+
+
+def test_next_items_data_names_items_of_the_demo_catalog_and_known_licence_types():
+    import json
+    from pathlib import Path
+
+    from bianmin.cases.personal_views import next_items_rules
+
+    data_dir = Path(services.__file__).resolve().parents[1] / "demo" / "data"
+    items = [row for f in sorted(data_dir.glob("items_*.json")) for row in json.loads(f.read_text(encoding="utf-8"))]
+    codes = {row["code"] for row in items}
+    type_codes = {row["result_licence_type"] for row in items} | {m.get("satisfied_by") for row in items for m in row["materials"]}
+    rules = next_items_rules()
+    for key, rule in list(rules["by_licence_type"].items()) + list(rules["by_item"].items()):
+        assert rule["title"] and set(rule["items"]) <= codes, key
+    assert set(rules["by_licence_type"]) <= type_codes and set(rules["by_item"]) <= codes

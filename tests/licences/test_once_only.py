@@ -243,6 +243,8 @@ def test_reuse_only_with_the_box_ticked(client, company, form_item, licence_type
     r = _post(client, form_item, reuse_ticked=True, token="t-2")
     assert r.status_code == 302
     case = company.cases.exclude(pk=earlier.pk).get()
+    done = client.get(r["Location"]).content.decode()  # the confirmation says what was not asked again, and from where
+    assert "这些材料您无需再交" in done and "已从电子证照库调取:营业执照" in done and f"复用办件 {earlier.number}" in done
     cm = case.materials.get(name="法定代表人身份证明")
     assert cm.state == CaseMaterial.State.PROVIDED
     assert cm.note == f"经申请人同意,复用办件 {earlier.number} 中已提交的“法定代表人身份证明”"

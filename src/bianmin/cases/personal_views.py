@@ -33,7 +33,7 @@ from .models import OPEN_STATUSES, Applicant, Case, CaseMaterial, CaseStatus, Me
 from .public_views import _applicant, _domain_error, _paginate, applicant_required, my_cases_context
 
 RENEWAL_DAYS = 90
-NEXT_ITEMS_FILE = Path(__file__).with_name("next_items.json")
+NEXT_ITEMS_FILE = Path(__file__).parent / "data" / "next_items.json"  # package data (pyproject: data/*)
 
 
 @lru_cache(maxsize=1)

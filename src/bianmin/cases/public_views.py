@@ -358,7 +358,10 @@ def submitted(request, number):
         case = selectors.case_for_applicant(request.user, number)
     except NotFound as exc:
         return _domain_error(request, exc)
-    return render(request, "cases/public/submitted.html", {"case": case, "materials": list(case.materials.all())})
+    materials = list(case.materials.all())
+    # once-only: the materials the applicant did not have to hand in again, and where they came from
+    spared = [cm for cm in materials if cm.state == CaseMaterial.State.FROM_LICENCE or cm.note.startswith("经申请人同意,复用")]
+    return render(request, "cases/public/submitted.html", {"case": case, "materials": materials, "spared": spared})
 
 
 # ----------------------------------------------------------------------------- 我的办件
