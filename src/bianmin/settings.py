@@ -96,6 +96,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "bianmin.web.middleware.RejectNulMiddleware",  # needs request.user for the error page
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
