@@ -310,3 +310,12 @@ def test_default_period_is_this_year_to_date():
 def test_unknown_kpi_code():
     with pytest.raises(ValidationError):
         kpis.value("nope")
+
+
+def test_a_case_accepted_long_before_its_decision_counts_its_working_days(world):
+    # accepted more than a year before its decision: beyond the calendar first sent with the query
+    old = world["case"](world["items"][0], accepted="2025-03-03", decided="2026-09-30", deadline="2026-09-30")
+    expected = workdays.workdays_between(old.accepted_on, old.decided_on)
+    assert expected > 350
+    rows = stats.live_rows(date(2026, 9, 1), date(2026, 9, 30))
+    assert stats.totals(rows).workdays == 4 + expected  # B's 4, A's 0, and the old case

@@ -28,6 +28,7 @@ NAME = "cases"
 LOOKBACK_DAYS = 7          # a refresh recounts the months touching the last week: visits recorded after the decision
 NEVER = date(1970, 1, 1)   # StatRefresh.through before any refresh
 MAX_CALENDAR_DAYS = 20_000  # the working-day table sent with a query (≈ 55 years)
+CALENDAR_LEAD_DAYS = 400    # …reaching this far before the first decision day, unless a case needs more
 
 
 @dataclass
@@ -87,13 +88,20 @@ def live_rows(start: date, end: date, department_ids=None) -> list[CaseRow]:
     """
     if end < start or (department_ids is not None and not department_ids):
         return []
-    scope = Case.objects.filter(decided_on__gte=start, decided_on__lte=end)
-    if department_ids is not None:
-        scope = scope.filter(department_id__in=list(department_ids))
-    first = scope.aggregate(m=Min("accepted_on"))["m"]
-    if first is None:
-        first = start
-    first = max(min(_as_date(first), start), end - timedelta(days=MAX_CALENDAR_DAYS))
+    # The working-day calendar goes along as a table. Most cases are accepted within a year of their
+    # decision; a query that meets an earlier acceptance is run again with a calendar reaching it.
+    first = start - timedelta(days=CALENDAR_LEAD_DAYS)
+    rows, earliest = _count(start, end, department_ids, first)
+    if earliest is not None:
+        first = max(earliest, end - timedelta(days=MAX_CALENDAR_DAYS))
+        rows, _ = _count(start, end, department_ids, first)
+    by_month = _merge(CaseRow(month_of(_as_date(d)), dept, level, channel, int(n), int(s or 0), int(o or 0), int(v or 0), int(w or 0))
+                      for d, dept, level, channel, n, s, o, v, w in rows)
+    return list(by_month.values())
+
+
+def _count(start: date, end: date, department_ids, first: date) -> tuple[list, date | None]:
+    """(rows per day × department × hall level × channel, the earliest acceptance before `first` or None)."""
     calendar = _workday_index(first, end)
     cast = "CAST(%s AS date)" if connection.vendor == "postgresql" else "%s"
     values = ", ".join([f"({cast}, %s)"] * len(calendar))
@@ -110,7 +118,8 @@ def live_rows(start: date, end: date, department_ids=None) -> list[CaseRow]:
                SUM(CASE WHEN c.accepted_on = c.decided_on THEN 1 ELSE 0 END),
                SUM(CASE WHEN c.decided_on <= c.promised_deadline THEN 1 ELSE 0 END),
                SUM(CASE WHEN c.visit_count <= 1 THEN 1 ELSE 0 END),
-               SUM(COALESCE(cd.i - ca.i, 0))
+               SUM(COALESCE(cd.i - ca.i, 0)),
+               MIN(CASE WHEN ca.i IS NULL THEN c.accepted_on END)
         FROM cases_case c
         LEFT JOIN org_hall h ON h.id = c.hall_id
         LEFT JOIN cal ca ON ca.d = c.accepted_on
@@ -120,10 +129,10 @@ def live_rows(start: date, end: date, department_ids=None) -> list[CaseRow]:
     """
     with connection.cursor() as cur:
         cur.execute(sql, params)
-        day_rows = cur.fetchall()
-    by_month = _merge(CaseRow(month_of(_as_date(d)), dept, level, channel, int(n), int(s or 0), int(o or 0), int(v or 0), int(w or 0))
-                      for d, dept, level, channel, n, s, o, v, w in day_rows)
-    return list(by_month.values())
+        rows = cur.fetchall()
+    missing = [_as_date(r[-1]) for r in rows if r[-1] is not None]
+    earliest = min(missing) if missing and min(missing) < first else None
+    return [r[:-1] for r in rows], earliest
 
 
 def refresh_stats(since: date | None = None, *, today: date | None = None) -> dict[str, int]:
