@@ -219,9 +219,12 @@ NASTY_QUERIES = [
 @pytest.mark.parametrize("q", NASTY_QUERIES)
 def test_nasty_queries_never_give_a_500(client, catalog, q):
     page = client.get("/", {"q": q})
+    api = client.get("/api/v1/items", {"q": q})
+    if "\x00" in q:  # a NUL never reaches the database: refused with a message (web/middleware.py)
+        assert (page.status_code, api.status_code, api.json()["code"]) == (400, 400, "invalid_characters")
+        return
     assert page.status_code == 200, q
     assert "<script>alert" not in page.content.decode()
-    api = client.get("/api/v1/items", {"q": q})
     assert api.status_code == 200, (q, api.content[:200])
     assert isinstance(api.json()["results"], list)
 
