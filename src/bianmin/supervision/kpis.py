@@ -266,18 +266,18 @@ def overdue_cases(scope: Scope, today: date | None = None):
     return qs
 
 
-def long_suspensions(scope: Scope, start: date, end: date, today: date | None = None) -> list[int]:
-    """Ids of clock stops longer than planned: ended in [start, end] after more working days than
-    planned, or still running today past their plan."""
+def long_suspensions(scope: Scope, start: date, end: date, today: date | None = None):
+    """Clock stops longer than planned, as a queryset: ended in [start, end] after more working days
+    than planned, or still running today past their plan."""
     today = today or clock.today()
     qs = ClockStop.objects.filter(planned_days__isnull=False)
     if scope.department_ids is not None:
         qs = qs.filter(case__department_id__in=scope.department_ids)
-    ended = list(qs.filter(ended_on__gte=start, ended_on__lte=end, workdays__gt=F("planned_days")).values_list("pk", flat=True))
-    # A running stop cannot be past its plan before that many calendar days: prefilter in SQL, count in Python.
+    ended = Q(ended_on__gte=start, ended_on__lte=end, workdays__gt=F("planned_days"))
+    # Running stops are few: their working days so far are counted here, not in SQL.
     running = qs.filter(ended_on__isnull=True, started_on__lt=today).values_list("pk", "started_on", "planned_days")
     late = [pk for pk, s, p in running if workdays.workdays_between(s, today) > p]
-    return sorted(ended + late)
+    return qs.filter(ended | Q(pk__in=late))
 
 
 # ------------------------------------------------------------------------------------------ period
@@ -387,7 +387,7 @@ def figures(*, scope: Scope, period: Period, on: date | None = None, sources=("c
         results.update(_rate_results(case_counts(rows)))
         overdue = overdue_cases(scope, today).count()
         results["overdue_count"] = _result("overdue_count", None, None, float(overdue))
-        long = len(long_suspensions(scope, period.start, min(period.end, today), today))
+        long = long_suspensions(scope, period.start, min(period.end, today), today).count()
         results["long_suspension_count"] = _result("long_suspension_count", None, None, float(long))
     kpis = [results[c] for c in KPIS if c in results]
     return Figures(scope, period, on, kpis, facts, rows, through)
@@ -527,8 +527,8 @@ def cases_behind(code: str, scope: Scope, period: Period, *, met: bool | None = 
     if code == "overdue_count":
         qs = overdue_cases(scope, today)
     elif code == "long_suspension_count":
-        ids = long_suspensions(scope, period.start, min(period.end, today), today)
-        qs = Case.objects.filter(stops__in=ids).distinct()
+        stops = long_suspensions(scope, period.start, min(period.end, today), today)
+        qs = Case.objects.filter(pk__in=stops.values("case_id"))
     else:
         qs = Case.objects.filter(decided_on__gte=period.start, decided_on__lte=min(period.end, today))
         if scope.department_ids is not None:
