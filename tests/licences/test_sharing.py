@@ -51,8 +51,9 @@ def test_expired_revoked_and_unknown_links(client, person, licence):
     sharing.revoke(link2.pk, holder=person, actor=person.user)
     response = client.get(f"/licences/shared/{token2}/")
     assert response.status_code == 410 and "持证人已撤销该分享链接" in response.content.decode()
-    for bad in ("nosuchtoken", "x" * 500, "%00"):
+    for bad in ("nosuchtoken", "x" * 500, "%E4%B8%AD"):
         assert client.get(f"/licences/shared/{bad}/").status_code == 404
+    assert client.get("/licences/shared/%00/").status_code == 400  # NUL is refused before any view
     assert not LicenceUse.objects.filter(via=LicenceUse.Via.SHARE_LINK).exclude(licence=licence).exists()
     assert LicenceUse.objects.filter(via=LicenceUse.Via.SHARE_LINK).count() == 1  # only the one working opening
 
