@@ -117,6 +117,11 @@ class Licence(models.Model):
         indexes = [
             models.Index(fields=["holder_id_number", "licence_type", "status"], name="licence_holder"),
             models.Index(fields=["status", "valid_until"], name="licence_expiry"),
+            # the console's list: a department's licences, newest first
+            models.Index(fields=["issuer", "-id"], name="licence_issuer_recent"),
+            # the console's search: by number, and by the beginning of the holder's name (LIKE 'q%' on PostgreSQL)
+            models.Index(fields=["number"], name="licence_number"),
+            models.Index(fields=["holder_name"], name="licence_holder_name", opclasses=["varchar_pattern_ops"]),
         ]
 
     def __str__(self):
