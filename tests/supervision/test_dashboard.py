@@ -104,6 +104,49 @@ def test_bad_filters_get_a_chinese_message(client, users, query, message):
         assert message in r.content.decode()
 
 
+@pytest.fixture
+def online_cut(world):  # noqa: F811
+    """Every item version so far dated 2026-01-10; then item 4 stops being online (online_level 1)."""
+    from datetime import datetime, timezone
+
+    from bianmin.catalog import services as catalog_services
+    from bianmin.catalog.models import ItemVersion
+    from tests.conftest import item_data
+
+    ItemVersion.objects.update(changed_at=datetime(2026, 1, 10, 2, 0, tzinfo=timezone.utc))
+    item = world["items"][3]
+    catalog_services.save_item(item_data(world["market"], code=item.code, audience="person", nearby_levels="",
+                                         online_level=1, max_visits=0), item=item, reason="暂停网办")
+    return world
+
+
+def test_catalog_figures_as_of_a_past_day(client, users, online_cut):
+    items = online_cut["items"]
+    now = get(client, users["supervisor"], URL)
+    assert {k["code"]: k for k in now.context["fig"].kpis}["online_rate"]["value"] == 50.0   # 1, 5, 7, 8 of 8
+    then = get(client, users["supervisor"], f"{URL}?on=2026-06-30")
+    assert {k["code"]: k for k in then.context["fig"].kpis}["online_rate"]["value"] == 62.5  # and item 4 then
+    assert "截至2026年6月30日已发布事项" in then.content.decode()
+    # the drill-down judges the items by the same day's versions, and the link carries the day
+    assert f"kpi/online_rate/?on=2026-06-30&amp;met=0" in then.content.decode()
+    r = get(client, users["supervisor"], f"{URL}kpi/online_rate/?on=2026-06-30&met=0")
+    assert sorted(i.pk for i in r.context["rows"]) == sorted(items[k].pk for k in (1, 2, 5))
+    r = get(client, users["supervisor"], f"{URL}kpi/online_rate/?met=0")
+    assert sorted(i.pk for i in r.context["rows"]) == sorted(items[k].pk for k in (1, 2, 3, 5))
+    r = client.get(f"/api/v1/supervision/kpis?on=2026-06-30", headers=bearer(users["supervisor"]))
+    body = r.json()
+    assert body["catalog_on"] == "2026-06-30" and {k["code"]: k for k in body["kpis"]}["online_rate"]["value"] == 62.5
+
+
+@pytest.mark.parametrize("on", ["2026-13-01", "abc", "2026-11-11", "1999-12-31", "2026-6-30"])
+def test_bad_catalog_day(client, users, on):
+    r = get(client, users["supervisor"], f"{URL}?on={on}")
+    assert r.status_code == 400
+    assert "日期" in r.content.decode()
+    r = client.get(f"/api/v1/supervision/kpis?on={on}", headers=bearer(users["supervisor"]))
+    assert r.status_code == 400 and r.json()["code"] == "invalid_date"
+
+
 def test_division_filter_narrows_the_figures(client, users):
     r = get(client, users["supervisor"], f"{URL}?{SEP_OCT}&region=440802")
     assert r.status_code == 200

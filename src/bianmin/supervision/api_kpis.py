@@ -26,6 +26,7 @@ router = Router(tags=["效能监督"], auth=API_AUTH)
 class KpiFilters(Schema):
     from_: str = Field("", alias="from", max_length=7, description="起始月份 YYYY-MM,默认当年 1 月")
     to: str = Field("", max_length=7, description="结束月份 YYYY-MM,默认本月")
+    on: str = Field("", max_length=10, description="事项指标的统计日期 YYYY-MM-DD,默认今天(按当日的事项版本计算)")
     region: str = Field("", max_length=12, description="行政区划代码(含下级区划)")
     department: str = Field("", max_length=12, description="部门编号")
 
@@ -54,6 +55,7 @@ class KpiPage(Schema):
     department: int | None
     from_month: str
     to_month: str
+    catalog_on: date | None = Field(None, description="事项指标的统计日期;为空即今天")
     stats_through: date | None = Field(None, description="预计算统计截至日期;此后的办件实时计算")
     kpis: list[KpiOut]
 
@@ -70,10 +72,11 @@ def kpi_list(request, filters: Query[KpiFilters]):
     except DjangoPermissionDenied:
         raise PermissionDenied("效能监督仅限监督人员和部门负责人查看", code="forbidden") from None
     period = kpis.parse_period(filters.from_ or None, filters.to or None)
-    fig = kpis.figures(scope=scope, period=period)
+    on = kpis.parse_day(filters.on)
+    fig = kpis.figures(scope=scope, period=period, on=on)
     return {
         "scope": scope.label, "region": scope.region.code if scope.region else None,
         "department": scope.department.pk if scope.department else None,
-        "from_month": f"{period.first_month:%Y-%m}", "to_month": f"{period.last_month:%Y-%m}",
+        "from_month": f"{period.first_month:%Y-%m}", "to_month": f"{period.last_month:%Y-%m}", "catalog_on": on,
         "stats_through": fig.through, "kpis": fig.kpis,
     }

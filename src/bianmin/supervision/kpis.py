@@ -148,13 +148,15 @@ class ItemFacts:
     nearby: bool          # applicable at a town or village hall
     one_visit: bool
     n: int = 1
+    item_id: int | None = None  # set when read from the item's versions (one item each)
 
 
-def _facts(region_id, department_id, level, audience, is_immediate, online_level, nearby_levels, max_visits, n=1) -> ItemFacts:
+def _facts(region_id, department_id, level, audience, is_immediate, online_level, nearby_levels, max_visits, n=1,
+           item_id=None) -> ItemFacts:
     levels = {x for x in (nearby_levels or "").split(",") if x}
     person_onsite = audience in PERSON_AUDIENCES and bool(levels)
     return ItemFacts(region_id, department_id, level, int(online_level), person_onsite, person_onsite and bool(is_immediate),
-                     person_onsite and bool(levels & set(NEARBY_LEVELS)), int(max_visits) <= 1, n)
+                     person_onsite and bool(levels & set(NEARBY_LEVELS)), int(max_visits) <= 1, n, item_id)
 
 
 def _end_of_day(on: date) -> datetime:
@@ -178,13 +180,14 @@ def catalog_facts(scope: Scope, on: date | None = None) -> list[ItemFacts]:
     if scope.department is not None:
         versions = versions.filter(item__department_id=scope.department.pk)
     out = []
-    for dept_id, snap in versions.values_list("item__department_id", "snapshot"):
+    for item_id, dept_id, snap in versions.values_list("item_id", "item__department_id", "snapshot"):
         if snap.get("status") != ServiceItem.Status.PUBLISHED:
             continue
         if scope.region_codes is not None and snap.get("region") not in scope.region_codes:
             continue
         out.append(_facts(snap.get("region"), dept_id, snap.get("level"), snap.get("audience"), snap.get("is_immediate"),
-                          snap.get("online_level") or 0, snap.get("nearby_levels"), snap.get("max_visits") or 0))
+                          snap.get("online_level") or 0, snap.get("nearby_levels"), snap.get("max_visits") or 0,
+                          item_id=item_id))
     return out
 
 
@@ -323,6 +326,23 @@ def parse_month(value: str, field_name: str) -> date:
         return date(y, m, 1)
     except ValueError:
         raise ValidationError("月份格式应为 YYYY-MM,例如 2026-01", code="invalid_month", field=field_name) from None
+
+
+def parse_day(value, field_name: str = "on", *, today: date | None = None) -> date | None:
+    """A day (YYYY-MM-DD) from 2000 to today for "as of" figures; empty: None (today)."""
+    raw = (value or "").strip()
+    if not raw:
+        return None
+    today = today or clock.today()
+    try:
+        if len(raw) != 10:
+            raise ValueError
+        day = date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationError("日期格式应为 YYYY-MM-DD,例如 2026-06-30", code="invalid_date", field=field_name) from None
+    if not date(2000, 1, 1) <= day <= today:
+        raise ValidationError("统计日期应在 2000-01-01 至今天之间", code="invalid_date", field=field_name)
+    return None if day == today else day
 
 
 def parse_period(from_value=None, to_value=None, *, today: date | None = None) -> Period:
@@ -486,9 +506,26 @@ def by_department(fig: Figures) -> list[dict]:
 
 # -------------------------------------------------------------------------------------- drill-down
 
-def items_behind(code: str, scope: Scope, *, met: bool | None = None):
-    """The published items (today) a catalog KPI counts: its denominator, or only those meeting
-    (met=True) or missing (met=False) it."""
+# (in the denominator, meets the KPI) for one item's facts
+CATALOG_TESTS = {
+    "immediate_rate": lambda f: (f.person_onsite, f.immediate),
+    "online_rate": lambda f: (True, f.online_level >= 3),
+    "nearby_rate": lambda f: (f.person_onsite, f.nearby),
+    "one_visit_rate": lambda f: (True, f.one_visit),
+}
+
+
+def items_behind(code: str, scope: Scope, *, met: bool | None = None, on: date | None = None):
+    """The published items a catalog KPI counts: its denominator, or only those meeting (met=True)
+    or missing (met=False) it. For a past day `on` the items are judged by their versions of that
+    day (the rows show the items as they are now)."""
+    if on is not None and on < clock.today():
+        ids = []
+        for f in catalog_facts(scope, on):
+            counted, meets = CATALOG_TESTS[code](f)
+            if counted and (met is None or meets == met):
+                ids.append(f.item_id)
+        return ServiceItem.objects.filter(pk__in=ids).select_related("department", "region").order_by("department_id", "id")
     qs = ServiceItem.objects.filter(status=ServiceItem.Status.PUBLISHED)
     if scope.region_codes is not None:
         qs = qs.filter(region_id__in=scope.region_codes)

@@ -30,7 +30,7 @@ from . import charts, kpis
 PAGE_SIZE = 20
 MAX_PAGE = 100_000  # beyond this an OFFSET overflows SQLite's integers; nobody pages that far
 EXPORT_MAX_ROWS = 100_000
-FILTERS = ("from", "to", "region", "department")
+FILTERS = ("from", "to", "on", "region", "department")
 
 
 # ------------------------------------------------------------------------------------------- access
@@ -76,11 +76,12 @@ def _choices(staff) -> dict:
 
 
 def _parse(request):
-    """(scope, period) from the query, or a ValidationError in Chinese."""
+    """(scope, period, day of the catalog figures or None for today) from the query, or a
+    ValidationError in Chinese."""
     f = _filters(request)
     scope = viewer_scope(request.staff, f["region"], f["department"])
     period = kpis.parse_period(f["from"] or None, f["to"] or None)
-    return scope, period
+    return scope, period, kpis.parse_day(f["on"])
 
 
 def _query(request, drop=("page", "export", "table", "met")) -> str:
@@ -94,10 +95,10 @@ def _query(request, drop=("page", "export", "table", "met")) -> str:
 def dashboard(request):
     ctx = {"f": _filters(request), **_choices(request.staff), "query": _query(request), "nav": "dashboard"}
     try:
-        scope, period = _parse(request)
+        scope, period, on = _parse(request)
     except ValidationError as e:
         return render(request, "supervision/dashboard.html", {**ctx, "error": e.message}, status=400)
-    fig = kpis.figures(scope=scope, period=period)
+    fig = kpis.figures(scope=scope, period=period, on=on)
     trend = kpis.trend(fig)
     divisions = kpis.by_division(fig) if scope.department is None else []
     departments = kpis.by_department(fig)
@@ -166,9 +167,9 @@ def drilldown(request, code):
     try:
         if ctx["met"] not in ("1", "0", ""):
             raise ValidationError("“met”应为 1(达标)或 0(未达标)", code="invalid_met", field="met")
-        scope, period = _parse(request)
+        scope, period, on = _parse(request)
         if kpi.source == "catalog":
-            qs = kpis.items_behind(code, scope, met=met)
+            qs = kpis.items_behind(code, scope, met=met, on=on)
         else:
             qs = kpis.cases_behind(code, scope, period, met=met)
         if request.GET.get("export") == "xlsx":
@@ -179,7 +180,7 @@ def drilldown(request, code):
     rows = list(page.object_list)
     if kpi.source == "cases":
         rows = [{"case": c, "clock": clock.clock(c)} for c in rows]
-    ctx.update({"scope": scope, "period": period, "page": page, "rows": rows,
+    ctx.update({"scope": scope, "period": period, "on": on, "page": page, "rows": rows,
                 "page_query": _query(request, drop=("page", "export"))})
     return render(request, "supervision/dashboard_drilldown.html", ctx)
 
