@@ -279,3 +279,26 @@ def test_api_offers_and_reuses_with_consent(client, company, form_item, licence_
     r = client.post("/api/v1/cases", body, content_type="application/json", **headers)
     assert (r.status_code, r.json()["code"]) == (400, "nothing_to_reuse")
     assert UploadedFile.objects.count() == before
+
+
+def test_the_clerk_sees_the_filled_material_and_the_refusal_after_a_revocation(client, company, item, licence_types, holders,
+                                                                             departments, people):
+    licence = issue(licence_types, holders, departments)
+    case = services.submit_application(company, item, actor=company.user, materials=others_at_window(item))
+    client.force_login(people["clerk"].user)
+    html = client.get(f"/console/cases/{case.number}/").content.decode()
+    assert "电子证照免提交" in html and licence.identifier in html
+    licence_services.revoke_licence(licence, "吊销营业执照", people["approver"].user)
+    r = client.post(f"/console/cases/{case.number}/accept/")
+    assert r.status_code == 400
+    assert "以下材料所依据的电子证照已注销或过期,请要求申请人补正或核验纸质原件:营业执照" in r.content.decode()
+    case.refresh_from_db()
+    assert case.status == CaseStatus.SUBMITTED
+
+
+def test_a_material_handed_in_anyway_is_not_a_licence_use(company, item, licence_types, holders, departments):
+    issue(licence_types, holders, departments)
+    materials = {m.pk: {"at_window": True} for m in item.materials.all()}  # the clerk checked the paper licence too
+    case = services.submit_application(company, item, actor=company.user, materials=materials)
+    assert case.materials.get(name="营业执照").state == CaseMaterial.State.PROVIDED
+    assert not LicenceUse.objects.exists()

@@ -235,20 +235,28 @@ def _attachable(case: Case, file_ids):
         Q(case_material__isnull=True) | Q(case_material__case=case))
 
 
-def _once_only(case: Case, materials, final: bool) -> dict:
+def _once_only(case: Case, materials) -> dict:
     """免提交 (T15, T16): {material id: (Licence, note)} for the materials a current e-licence of the
-    applicant satisfies; at submission each use is queued for the log (LicenceUse via case, written
-    with the case number by `_log_licence_uses`). One indexed query, and none for items that take no licence."""
-    from bianmin.licences.models import LicenceUse
+    applicant satisfies. One indexed query, and none for items that take no licence."""
     from bianmin.licences.selectors import satisfying
 
     codes = {m.satisfied_by for m in materials if m.satisfied_by}
     held = satisfying(case.applicant.id_number, codes, clock.today()) if codes else {}
-    filled = {m.pk: held[m.satisfied_by] for m in materials if m.satisfied_by in held}
-    if final:
-        case._licence_uses = [LicenceUse(licence=lic, via=LicenceUse.Via.CASE, department_id=case.department_id,
-                                         purpose=f"办理“{case.item.name}”免提交") for lic in {x.pk: x for x in filled.values()}.values()]
-    return {pk: (lic, f"已从电子证照库调取:{lic.name} {lic.number}(证照标识 {lic.identifier})"[:300]) for pk, lic in filled.items()}
+    filled = {}
+    for m in materials:
+        lic = held.get(m.satisfied_by) if m.satisfied_by else None
+        if lic is not None:
+            filled[m.pk] = (lic, f"已从电子证照库调取:{lic.name} {lic.number}(证照标识 {lic.identifier})"[:300])
+    return filled
+
+
+def _queue_licence_uses(case: Case, licences) -> None:
+    """At submission each licence used is logged for its holder (LicenceUse via case), written with
+    the case number by `_log_licence_uses` once the number is taken."""
+    from bianmin.licences.models import LicenceUse
+
+    case._licence_uses = [LicenceUse(licence=lic, via=LicenceUse.Via.CASE, department_id=case.department_id,
+                                     purpose=f"办理“{case.item.name}”免提交") for lic in {x.pk: x for x in licences}.values()]
 
 
 def _log_licence_uses(case: Case) -> None:
@@ -271,7 +279,7 @@ def _set_materials(case: Case, provided: dict, actor, *, final: bool, created: b
     unknown = [k for k in provided if k not in known]
     if unknown:
         raise ValidationError("提交了不属于该事项的材料", code="unknown_material", field="materials")
-    from_licence = _once_only(case, materials, final)
+    from_licence = _once_only(case, materials)
     missing = []
     rows = []
     notes = {}
@@ -285,15 +293,15 @@ def _set_materials(case: Case, provided: dict, actor, *, final: bool, created: b
             notes[m.pk] = str(given["note"])[:300]
         if files:
             state = CaseMaterial.State.PROVIDED
-        elif m.pk in from_licence:
-            state = CaseMaterial.State.FROM_LICENCE
-            notes[m.pk] = from_licence[m.pk][1]
         elif given.get("commitment") and m.commitment_allowed:
             state = CaseMaterial.State.COMMITMENT
         elif given.get("commitment"):
             raise ValidationError(f"“{m.name}”不适用告知承诺", code="commitment_not_allowed", field="materials")
         elif given.get("at_window"):
             state = CaseMaterial.State.PROVIDED  # a clerk checked the paper original
+        elif m.pk in from_licence:  # nothing handed in: the e-licence fills it (免提交)
+            state = CaseMaterial.State.FROM_LICENCE
+            notes[m.pk] = from_licence[m.pk][1]
         elif m.required:
             state = CaseMaterial.State.MISSING
             if not m.pending_allowed:  # a 容缺 material may come later: the clerk decides at acceptance
@@ -301,6 +309,8 @@ def _set_materials(case: Case, provided: dict, actor, *, final: bool, created: b
         else:
             state = CaseMaterial.State.NOT_NEEDED
         rows.append((m, state, files))
+    if final:  # only licences that did fill a material were used
+        _queue_licence_uses(case, [from_licence[m.pk][0] for m, state, _ in rows if state == CaseMaterial.State.FROM_LICENCE])
     if final and missing:
         raise ValidationError("以下必要材料尚未提交:" + "、".join(missing), code="materials_missing", field="materials",
                               details=[{"field": "materials", "code": "missing", "message": name} for name in missing])
