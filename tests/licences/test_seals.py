@@ -132,3 +132,36 @@ def test_only_the_departments_admin_rotates(departments, staff):
         with pytest.raises(PermissionDenied):
             seals.rotate_seal(market, actor)
     assert Seal.objects.filter(department=market).count() == 1
+
+
+def test_verification_agrees_with_gmssl_on_good_and_damaged_signatures(departments):
+    seal = seals.active_seal(departments["market"])
+    reference = _plain_gmssl(seals._private_key(seal), seal.public_key)
+    for i in range(8):
+        data = secrets.token_bytes(40 + i)
+        sig = reference.sign_with_sm3(data, seals.nonce())
+        damaged = sig[:70] + ("0" if sig[70] != "0" else "1") + sig[71:]
+        for candidate in (sig, damaged):
+            assert seals.verify(seal, data, candidate) == bool(reference.verify_with_sm3(candidate, data))
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("00" * 32, bytes(32)),
+    ("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", bytes(range(32))),
+])
+def test_seal_key_from_the_environment(monkeypatch, value, expected):
+    from bianmin import settings as project_settings
+
+    monkeypatch.setenv("BIANMIN_SEAL_KEY", value)
+    assert project_settings._seal_key() == expected
+
+
+@pytest.mark.parametrize("value", ["too-short", "00" * 31, "AAEC"])
+def test_a_bad_seal_key_stops_the_start(monkeypatch, value):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from bianmin import settings as project_settings
+
+    monkeypatch.setenv("BIANMIN_SEAL_KEY", value)
+    with pytest.raises(ImproperlyConfigured):
+        project_settings._seal_key()
