@@ -148,3 +148,11 @@ def test_seals_page_and_rotation_by_admin_only(client, issued, staff, market_app
     assert all(services.verification(lic)["current"] for lic in Licence.objects.filter(issuer=market_approver.department))
     html = client.get(f"{BASE}seals/").content.decode()
     assert "第 2 版" in html and "使用中" in html and "已停用" in html
+
+
+def test_a_persons_id_number_is_masked_on_the_detail_page(client, issued, departments, holders):
+    clerk = make_staff("civil_clerk", departments["chikan_civil"], Role.CLERK)
+    client.force_login(clerk.user)
+    html = client.get(f"{BASE}{issued['civil'].pk}/").content.decode()
+    number = holders["person"][1]
+    assert number not in html and f"{number[:6]}********{number[-4:]}" in html

@@ -167,11 +167,11 @@ def _can_revoke(staff, licence: Licence) -> bool:
 
 
 def _detail_page(request, licence: Licence, error: str | None = None, status: int = 200):
-    holder_number = licence.holder_id_number
-    if licence.holder_id_type == "resident_id":
-        holder_number = mask_resident_id(holder_number)
+    rows = documents.licence_rows(licence)
+    if licence.holder_id_type == "resident_id":  # a person's ID number masked on screen (the PDF has it whole)
+        rows = [(label, mask_resident_id(value) if value == licence.holder_id_number else value) for label, value in rows]
     return render(request, "licences/console/detail.html", {
-        "licence": licence, "rows": documents.licence_rows(licence), "holder_number": holder_number,
+        "licence": licence, "rows": rows,
         "v": services.verification(licence), "can_revoke": _can_revoke(request.staff, licence),
         "superseded_by": Licence.objects.filter(supersedes=licence).only("id", "identifier").first(),
         "error": error, "nav": "list",
