@@ -202,3 +202,16 @@ def test_approving_a_case_issues_its_licence(people, make_item, licence_types):
 def test_approving_a_case_without_a_licence_type_issues_none(people, make_item, licence_types):
     _approve(people, make_item(audience="both", result_licence_type=""))
     assert not Licence.objects.exists()
+
+
+def test_the_periodic_tick_expires_licences(issue, monkeypatch):
+    from bianmin.supervision import tasks
+
+    monkeypatch.setattr(services, "today", lambda: date(2026, 3, 10))
+    ending = issue(valid_from=date(2021, 1, 1), issued_on=date(2021, 1, 1), valid_until=date(2026, 3, 15))
+    assert tasks.tick()["licences_expired"] == 0
+    monkeypatch.setattr(services, "today", lambda: date(2026, 3, 16))  # the day after its last day
+    assert tasks.tick()["licences_expired"] == 1
+    assert tasks.tick()["licences_expired"] == 0
+    ending.refresh_from_db()
+    assert ending.status == LicenceStatus.EXPIRED

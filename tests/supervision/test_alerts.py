@@ -235,7 +235,7 @@ def test_tick_runs_alerts_and_prints(accept, capsys, monkeypatch):
     monkeypatch.setattr(cli, "_setup", lambda *a, **k: None)
     cli.main(["tick"])
     out = capsys.readouterr().out
-    assert "新红牌 0" in out and "重发待发通知" in out
+    assert "新红牌 0" in out and "重发待发通知" in out and "到期证照 0" in out
     assert tasks.tick_task.delay().get() is not None  # the Celery task runs inline without a broker
 
 

@@ -11,6 +11,7 @@ from celery import shared_task
 def tick() -> dict[str, int]:
     """One round of periodic work; idempotent. Returns what it did, by kind."""
     from bianmin.cases.tasks import send_pending_outbox
+    from bianmin.licences.services import expire_licences
 
     from .alerts import run_alerts
     from .stats import refresh_stats
@@ -18,6 +19,7 @@ def tick() -> dict[str, int]:
     done = dict(run_alerts())
     sent = send_pending_outbox()
     done["outbox"] = sent or 0
+    done["licences_expired"] = expire_licences()
     done.update(refresh_stats())  # KPI figures: recount the months since the last refresh
     return done
 
