@@ -61,6 +61,7 @@ def test_supervisors_see_the_whole_city(client, users, who):
     assert "75%" in html and "3.5 工作日" in html                   # on-time rate, average working days
     assert "湛江市赤坎区民政局" in html and "各县(市、区)对比" in html
     assert '<svg class="chart' in html and "<title id=" in html
+    assert "<dt>即办率</dt><dd>面向自然人的现场办理事项(可在实体大厅申办)中,即办件所占比例。</dd>" in html  # definitions in text
     assert f'<option value="{users["market_head"].staff.department_id}">湛江市市场监督管理局</option>' in html  # the filter
 
 
