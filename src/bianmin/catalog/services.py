@@ -295,10 +295,6 @@ def _check_licence_types(errors, values, materials) -> None:
     wanted = {values.get("result_licence_type") or ""} | {m["satisfied_by"] for m in materials}
     wanted.discard("")
     known = set(LicenceType.objects.filter(code__in=wanted).values_list("code", flat=True)) if wanted else set()
-    if wanted and not known and not LicenceType.objects.exists():
-        # No licence type registered at all: the repository is not set up yet (the demo loader still
-        # loads items before licences.demo creates the types), so there is nothing to check against.
-        return
     code = values.get("result_licence_type")
     if code and code not in known:
         _add(errors, "result_licence_type", f"“{code}”不是已登记的电子证照类型代码", "unknown_licence_type")

@@ -29,6 +29,8 @@ from django.db import transaction
 from bianmin.catalog import services as catalog_services
 from bianmin.catalog.models import Bundle, BundleItem, CancelledProof, ItemVersion, Proof, ServiceItem, Theme
 from bianmin.core import audit
+from bianmin.licences import demo as licences_demo
+from bianmin.licences.models import LicenceType
 from bianmin.org.models import Department, Hall, Level, Region, Role, Staff, Window
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -45,7 +47,7 @@ _LEVEL_RANK = {Level.CITY: 0, Level.COUNTY: 1, Level.TOWN: 2, Level.VILLAGE: 3}
 LABELS = [
     ("regions", "区划", "个"), ("departments", "部门", "个"), ("halls", "大厅", "个"), ("windows", "窗口", "个"),
     ("themes", "主题", "个"), ("proofs", "保留证明", "项"), ("cancelled_proofs", "取消证明", "项"),
-    ("items", "事项", "个"), ("bundles", "一件事", "个"),
+    ("licence_types", "证照类型", "类"), ("items", "事项", "个"), ("bundles", "一件事", "个"),
 ]
 
 
@@ -288,6 +290,7 @@ def _totals() -> dict[str, int]:
         "windows": Window.objects.count(), "themes": Theme.objects.count(), "proofs": Proof.objects.filter(is_retained=True).count(),
         "cancelled_proofs": CancelledProof.objects.count(),
         "items": ServiceItem.objects.filter(status=ServiceItem.Status.PUBLISHED).count(), "bundles": Bundle.objects.count(),
+        "licence_types": LicenceType.objects.count(),
     }
 
 
@@ -302,6 +305,7 @@ def load_reference_data() -> Report:
         c["proofs"], c["cancelled_proofs"] = _load_proofs()
         c["departments"], depts = _load_departments()
         c["halls"], c["windows"], halls = _load_halls(depts)
+        c["licence_types"] = licences_demo.load_types()  # items name them (result licence, 免提交 materials)
         c["items"] = _load_items(depts, halls)
         c["bundles"] = _load_bundles()
         if report.created_anything:
