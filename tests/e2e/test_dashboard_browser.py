@@ -1,5 +1,6 @@
 """The supervisors' KPI dashboard in a real browser, on a desktop and on a 360 px phone: the figures,
-the SVG charts, a drill-down, no sideways scrolling. Screenshots: var/screenshots/dashboard-*.png.
+the SVG charts, a drill-down, no sideways scrolling. Screenshots: var/screenshots/dashboard-desktop.png, dashboard-drilldown-desktop.png,
+dashboard-phone-360.png.
 Data: test_kpis' hand-built `world` (today Tue 2026-11-10)."""
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def test_supervisor_reads_the_dashboard(live_server, world, staff, desktop, chro
     desktop.wait_for_url("**/kpi/on_time_rate/**")
     assert world["cases"]["D"].number in desktop.locator("table.data-table").inner_text()
     assert "共 1 件办件" in desktop.content()
+    desktop.screenshot(path=str(screenshots / "dashboard-drilldown-desktop.png"), full_page=True)
 
     # a 360 px phone: the same page without sideways scrolling
     context = chromium.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 360, "height": 740},
