@@ -102,6 +102,17 @@ def test_every_material_proof_is_on_the_retained_list(loaded, db):
     assert set(cancelled.values_list("reason", flat=True)) == set(CancelledProof.Reason.values)
 
 
+def test_every_licence_code_the_catalog_names_is_a_registered_type(loaded, db):
+    from bianmin.licences.models import LicenceType
+
+    types = set(LicenceType.objects.values_list("code", flat=True))
+    named = set(ServiceItem.objects.exclude(result_licence_type="").values_list("result_licence_type", flat=True))
+    named |= set(Material.objects.exclude(satisfied_by="").values_list("satisfied_by", flat=True))
+    assert {"yyzz", "jmsfz", "jhz", "bdcqzs"} <= named  # 营业执照, 居民身份证, 结婚证, 不动产权证书
+    assert named <= types
+    assert loaded.created["licence_types"] == len(types)
+
+
 def test_regions_follow_the_divisions_file(loaded, db):
     with open(loader.DATA / "zhanjiang-divisions.csv", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
