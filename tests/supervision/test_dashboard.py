@@ -97,12 +97,21 @@ def test_a_head_filtering_by_division_still_sees_only_their_department(client, u
     ("department=x1", "部门编号应为正整数"),
     ("department=99999999999999999999999", "部门编号应为正整数"),
     ("department=4242", "找不到该部门"),
+    ("department=%EF%BC%91", "部门编号应为正整数"),        # a full-width digit
+    ("region=%EF%BC%94%EF%BC%94%EF%BC%90%EF%BC%98%EF%BC%90%EF%BC%90", "行政区划代码应为不超过 12 位的数字"),
+    ("from=%EF%BC%92%EF%BC%90%EF%BC%92%EF%BC%96-01", "月份格式应为 YYYY-MM"),
 ])
 def test_bad_filters_get_a_chinese_message(client, users, query, message):
     for url in (f"{URL}?{query}", f"{URL}kpi/on_time_rate/?{query}"):
         r = get(client, users["supervisor"], url)
         assert r.status_code == 400, url
         assert message in r.content.decode()
+
+
+@pytest.mark.parametrize("query", ["region=4408%00", "department=1%00", "from=2026-0%00", "on=2026-01-0%00"])
+def test_nul_characters_are_refused(client, users, query):
+    for url in (f"{URL}?{query}", f"{URL}kpi/on_time_rate/?{query}"):
+        assert get(client, users["supervisor"], url).status_code == 400, url
 
 
 @pytest.fixture
@@ -188,6 +197,7 @@ def test_drill_down_to_cases(client, users, world):  # noqa: F811
 @pytest.mark.parametrize("url,status", [
     ("kpi/nope/", 404), ("kpi/on_time_rate/?met=2", 400), ("kpi/on_time_rate/?page=abc", 400),
     ("kpi/on_time_rate/?page=0", 400), ("kpi/online_rate/?page=99999999999999999999", 400),
+    ("kpi/online_rate/?page=%EF%BC%92", 400), ("kpi/online_rate/?page=1%00", 400), ("kpi/online_rate/?page=-1", 400),
 ])
 def test_drill_down_bad_input(client, users, url, status):
     assert get(client, users["supervisor"], URL + url).status_code == status

@@ -111,7 +111,7 @@ def resolve_scope(region_code=None, department_id=None) -> Scope:
     scope = Scope()
     if region_code not in (None, ""):
         code = str(region_code).strip()
-        if not code.isdigit() or len(code) > 12:
+        if not (code.isascii() and code.isdigit()) or len(code) > 12:
             raise ValidationError("行政区划代码应为不超过 12 位的数字", code="invalid_region", field="region")
         parents, regions = _region_tree()
         if code not in regions:
@@ -121,7 +121,7 @@ def resolve_scope(region_code=None, department_id=None) -> Scope:
         scope.department_ids = list(Department.objects.filter(region_id__in=scope.region_codes).values_list("pk", flat=True))
     if department_id not in (None, ""):
         raw = str(department_id).strip()
-        if not raw.isdigit() or len(raw) > 12:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
             raise ValidationError("部门编号应为正整数", code="invalid_department", field="department")
         dept = Department.objects.filter(pk=int(raw)).select_related("region").first()
         if dept is None:
@@ -318,7 +318,7 @@ MAX_MONTHS = 120
 def parse_month(value: str, field_name: str) -> date:
     raw = (value or "").strip()
     try:
-        if len(raw) != 7 or raw[4] != "-":
+        if len(raw) != 7 or raw[4] != "-" or not raw.isascii():
             raise ValueError
         y, m = int(raw[:4]), int(raw[5:])
         if not 2000 <= y <= 2100:
@@ -335,7 +335,7 @@ def parse_day(value, field_name: str = "on", *, today: date | None = None) -> da
         return None
     today = today or clock.today()
     try:
-        if len(raw) != 10:
+        if len(raw) != 10 or not raw.isascii():
             raise ValueError
         day = date.fromisoformat(raw)
     except ValueError:

@@ -192,7 +192,7 @@ def drilldown(request, code):
 
 def _page_number(request) -> int:
     raw = (request.GET.get("page") or "1").strip()
-    if not raw.isdigit() or not 1 <= int(raw[:9]) <= MAX_PAGE or len(raw) > 9:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or not 1 <= int(raw) <= MAX_PAGE:
         raise ValidationError(f"页码应为 1 到 {MAX_PAGE} 之间的整数", code="invalid_page", field="page")
     return int(raw)
 
