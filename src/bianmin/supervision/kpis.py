@@ -425,8 +425,9 @@ def compute_all(*, on: date | None = None, region_code=None, department_id=None,
 
 
 def value(code: str, *, on: date | None = None, region_code=None, department_id=None) -> float | None:
-    """One KPI's value (percent for rates) for the scope: catalog KPIs as of `on`, case KPIs from
-    January of `on`'s year to `on`. None when nothing is counted (no items, no decided cases)."""
+    """One KPI's value (percent for rates) for the scope: catalog KPIs as of `on`; case KPIs over the
+    months from January of `on`'s year to `on`'s month (the whole month: periods are months), the
+    overdue count as of now. None when nothing is counted (no items, no decided cases)."""
     if code not in KPIS:
         raise ValidationError("未知的指标代码", code="unknown_kpi", field="code")
     ref = on or clock.today()
