@@ -319,3 +319,13 @@ def test_a_case_accepted_long_before_its_decision_counts_its_working_days(world)
     assert expected > 350
     rows = stats.live_rows(date(2026, 9, 1), date(2026, 9, 30))
     assert stats.totals(rows).workdays == 4 + expected  # B's 4, A's 0, and the old case
+
+
+def test_drill_down_totals_from_the_figures_equal_the_listed_cases(world):
+    stats.refresh_stats(today=TODAY)
+    for scope in (kpis.resolve_scope(), kpis.resolve_scope("440802"), kpis.resolve_scope(department_id=world["market"].pk)):
+        for code in kpis.CASE_MET:
+            for met in (None, True, False):
+                listed = kpis.cases_behind(code, scope, SEP_OCT, met=met).count()
+                assert kpis.cases_behind_count(code, scope, SEP_OCT, met=met) == listed, (scope.label, code, met)
+    assert kpis.cases_behind_count("overdue_count", kpis.resolve_scope(), SEP_OCT) is None

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils.http import content_disposition_header
@@ -179,7 +180,8 @@ def drilldown(request, code):
             qs = kpis.cases_behind(code, scope, period, met=met)
         if request.GET.get("export") == "xlsx":
             return _export_list(kpi, qs, period)
-        page = paginate(qs, _page_number(request), PAGE_SIZE)
+        total = kpis.cases_behind_count(code, scope, period, met=met) if kpi.source == "cases" else None
+        page = paginate(qs, _page_number(request), PAGE_SIZE) if total is None else _page(qs, _page_number(request), total)
     except ValidationError as e:
         return render(request, "supervision/dashboard_drilldown.html", {**ctx, "error": e.message}, status=400)
     rows = list(page.object_list)
@@ -188,6 +190,15 @@ def drilldown(request, code):
     ctx.update({"scope": scope, "period": period, "on": on, "page": page, "rows": rows,
                 "page_query": _query(request, drop=("page", "export"))})
     return render(request, "supervision/dashboard_drilldown.html", ctx)
+
+
+def _page(qs, number: int, total: int) -> Page:
+    """A page of `qs` whose total is already known (past the last page: the last page)."""
+    number = min(number, max(1, (total - 1) // PAGE_SIZE + 1))
+    rows = list(qs[(number - 1) * PAGE_SIZE:number * PAGE_SIZE])
+    paginator = Paginator([], PAGE_SIZE)
+    paginator.__dict__["count"] = total  # Paginator.count is a cached_property
+    return Page(rows, number, paginator)
 
 
 def _page_number(request) -> int:
