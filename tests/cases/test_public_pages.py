@@ -580,3 +580,16 @@ def test_two_copies_of_a_form_at_the_same_moment_make_one_case(people, item):
     assert [r.status_code for r in answers] == [302, 302]
     assert {r["Location"] for r in answers} == {f"/my/cases/{case.number}/submitted/"}
     assert UploadedFile.objects.filter(case_material__isnull=True).count() == 0  # the loser's uploads went with it
+
+
+def test_a_form_sent_again_after_it_made_its_case_leaves_no_files_behind(citizen, item, media):
+    """The second copy arrives after the first committed (a retry after a time-out): same case, and
+    the copy's own uploads are neither kept as rows nor as files."""
+    first = citizen.post(f"/apply/{item.code}/", full_form(item, token="retry-1"))
+    stored = sorted(p.name for p in media.rglob("*") if p.is_file())
+    again = citizen.post(f"/apply/{item.code}/", full_form(item, token="retry-1"))
+    case = Case.objects.get()
+    assert first["Location"] == again["Location"] == f"/my/cases/{case.number}/submitted/"
+    assert UploadedFile.objects.count() == 3 and not UploadedFile.objects.filter(case_material__isnull=True).exists()
+    assert sorted(p.name for p in media.rglob("*") if p.is_file()) == stored  # 3 files, the first copy's
+    assert len(stored) == 3

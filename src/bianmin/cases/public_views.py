@@ -329,6 +329,9 @@ def _apply(request, item, draft):
             else:
                 case = services.submit_application(applicant, item, actor=request.user, form_data=form_data, materials=materials,
                                                    idempotency_key=token, draft=draft)
+                if getattr(case, "is_replay", False):
+                    # a copy of this form already made the case: this copy's uploads go
+                    transaction.set_rollback(True)
     except (DomainError, IntegrityError) as exc:
         if action == "submit":  # a concurrent copy of this form may have won the race
             done = Case.objects.filter(applicant=applicant, idempotency_key=token).only("number").first()
@@ -349,6 +352,8 @@ def _apply(request, item, draft):
     if action == "draft":
         flash.success(request, "草稿已保存。可以随时在“我的办件”中继续填写。")
         return redirect("cases_public:draft", pk=case.pk)
+    if getattr(case, "is_replay", False):
+        files.discard(stored)
     return redirect("cases_public:submitted", number=case.number)
 
 
