@@ -148,13 +148,15 @@ def item_for_application(code: str) -> ServiceItem | None:
     One small indexed query when the process has seen the item's current version."""
     import time
 
-    rows = list(ServiceItem.objects.filter(code=code, status=ServiceItem.Status.PUBLISHED).values_list("pk", "version")[:1])
+    rows = list(ServiceItem.objects.filter(code=code, status=ServiceItem.Status.PUBLISHED)
+                .values_list("pk", "version", "updated_at")[:1])
     if not rows:  # codes are unique: no ORDER BY needed
         return None
-    pk, version = rows[0]
+    pk, version, updated_at = rows[0]
     now = time.monotonic()
     hit = _APPLICATION_ITEMS.get(pk)
-    if hit is not None and hit[1].version == version and now - hit[0] < _APPLICATION_ITEM_SECONDS:
+    # updated_at too: a rolled-back test (or a restored backup) can hand the same id and version to another item
+    if hit is not None and (hit[1].version, hit[1].updated_at) == (version, updated_at) and now - hit[0] < _APPLICATION_ITEM_SECONDS:
         return hit[1]
     item = (ServiceItem.objects.select_related("region", "department", "origin_department")
             .prefetch_related("materials", "route_steps").filter(pk=pk, version=version).first())
