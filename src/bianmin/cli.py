@@ -58,7 +58,8 @@ def cmd_run(args) -> int:
 
 
 TICK_LABELS = {"alerts_yellow": "新黄牌", "alerts_red": "新红牌", "alerts_resolved": "解除预警", "alert_messages": "预警消息",
-               "outbox": "重发待发通知", "licences_expired": "到期证照"}
+               "outbox": "重发待发通知", "licences_expired": "到期证照",
+               "stat_months": "重算统计月份", "stat_rows": "统计行"}
 
 
 def _tick_summary(done: dict) -> str:
