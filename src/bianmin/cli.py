@@ -130,16 +130,15 @@ def cmd_demo(args) -> int:
     return 0
 
 
-def cmd_import(args) -> int:
-    _setup()
-    from bianmin.catalog import excel
+def _run_import(path: str, importer) -> int:
+    """An Excel import from the command line: all rows or none; every bad row listed on stderr."""
     from bianmin.core.errors import DomainError
 
     try:
-        with open(args.file, "rb") as fh:
-            result = excel.import_catalog(fh, actor=None, dry_run=args.dry_run)
+        with open(path, "rb") as fh:
+            result = importer(fh)
     except FileNotFoundError:
-        print(f"找不到文件:{args.file}", file=sys.stderr)
+        print(f"找不到文件:{path}", file=sys.stderr)
         return 2
     except DomainError as exc:
         print(exc.message, file=sys.stderr)
@@ -148,6 +147,13 @@ def cmd_import(args) -> int:
         return 1
     print(result.summary())
     return 0
+
+
+def cmd_import(args) -> int:
+    _setup()
+    from bianmin.catalog import excel
+
+    return _run_import(args.file, lambda fh: excel.import_catalog(fh, actor=None, dry_run=args.dry_run))
 
 
 def cmd_export(args) -> int:
@@ -183,22 +189,9 @@ def cmd_tick(args) -> int:
 
 def cmd_import_licences(args) -> int:
     _setup()
-    from bianmin.core.errors import DomainError
     from bianmin.licences import excel
 
-    try:
-        with open(args.file, "rb") as fh:
-            result = excel.import_licences(fh, actor=None, dry_run=args.dry_run)
-    except FileNotFoundError:
-        print(f"找不到文件:{args.file}", file=sys.stderr)
-        return 2
-    except DomainError as exc:
-        print(exc.message, file=sys.stderr)
-        for d in exc.details:
-            print(f"  {d.get('row', '')} {d.get('message', '')}", file=sys.stderr)
-        return 1
-    print(result.summary())
-    return 0
+    return _run_import(args.file, lambda fh: excel.import_licences(fh, actor=None, dry_run=args.dry_run))
 
 
 def cmd_manage(args) -> int:

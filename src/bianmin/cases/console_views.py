@@ -10,12 +10,9 @@ only a convenience for the viewer, never the check.
 from __future__ import annotations
 
 import uuid
-from functools import wraps
 from itertools import groupby
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Prefetch
@@ -29,6 +26,7 @@ from bianmin.catalog import selectors as catalog_selectors
 from bianmin.core import workdays
 from bianmin.core.errors import DomainError, NotFound, ValidationError
 from bianmin.core.identities import mask_resident_id
+from bianmin.org.access import staff_console  # noqa: F401  (re-exported for the supervision views)
 from bianmin.org.models import Department, Role
 
 from . import clock, files, selectors, services
@@ -51,25 +49,6 @@ CLOCK_CLASS = {
 
 # -------------------------------------------------------------------------------------- who may enter
 
-def staff_console(*roles):
-    """Anonymous → login page; a user without a staff record, or of another role → 403."""
-
-    def decorate(view):
-        @wraps(view)
-        def wrapper(request, *args, **kwargs):
-            if not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
-            staff = getattr(request.user, "staff", None)
-            if staff is None:
-                raise PermissionDenied("只有工作人员可以使用工作台")
-            if roles and staff.role not in roles:
-                raise PermissionDenied("您的角色不能使用该功能")
-            request.staff = staff
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorate
 
 
 def _page(qs, number):

@@ -13,11 +13,8 @@ rotate and import; the views only parse, call them and render.
 from __future__ import annotations
 
 import io
-from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -28,6 +25,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from bianmin.core.errors import DomainError, NotFound, ValidationError
 from bianmin.core.identities import mask_resident_id
 from bianmin.core.pagination import paginate
+from bianmin.org.access import staff_console
 from bianmin.org.models import Role
 
 from . import documents, excel, identifiers, seals, services
@@ -78,25 +76,6 @@ def verify_identifier(request, identifier: str):
 
 # ----------------------------------------------------------------------------- console: access
 
-def licence_console(*roles):
-    """Anonymous → login; no staff record or another role → 403."""
-
-    def decorate(view):
-        @wraps(view)
-        def wrapper(request, *args, **kwargs):
-            if not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
-            staff = getattr(request.user, "staff", None)
-            if staff is None:
-                raise PermissionDenied("只有工作人员可以使用工作台")
-            if roles and staff.role not in roles:
-                raise PermissionDenied("您的角色不能使用该功能")
-            request.staff = staff
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorate
 
 
 def visible_licences(staff):
@@ -122,7 +101,7 @@ def _log_use(request, licence: Licence, purpose: str) -> None:
 
 # ----------------------------------------------------------------------------- console: list and detail
 
-@licence_console()
+@staff_console()
 @require_http_methods(["GET", "HEAD"])
 def licence_list(request):
     staff = request.staff
@@ -178,7 +157,7 @@ def _detail_page(request, licence: Licence, error: str | None = None, status: in
     }, status=status)
 
 
-@licence_console()
+@staff_console()
 @require_http_methods(["GET", "HEAD"])
 def licence_detail(request, pk: int):
     licence = _licence_or_404(request, pk)
@@ -186,7 +165,7 @@ def licence_detail(request, pk: int):
     return _detail_page(request, licence)
 
 
-@licence_console()
+@staff_console()
 @require_http_methods(["GET", "HEAD"])
 def licence_pdf(request, pk: int):
     licence = _licence_or_404(request, pk)
@@ -198,7 +177,7 @@ def licence_pdf(request, pk: int):
     return response
 
 
-@licence_console()
+@staff_console()
 @require_POST
 def licence_revoke(request, pk: int):
     licence = _licence_or_404(request, pk)
@@ -212,7 +191,7 @@ def licence_revoke(request, pk: int):
 
 # ----------------------------------------------------------------------------- console: seals
 
-@licence_console()
+@staff_console()
 @require_http_methods(["GET", "HEAD"])
 def seal_list(request):
     staff = request.staff
@@ -223,7 +202,7 @@ def seal_list(request):
     })
 
 
-@licence_console(Role.ADMIN)
+@staff_console(Role.ADMIN)
 @require_POST
 def seal_rotate(request):
     if request.POST.get("confirm") != "1":
@@ -240,7 +219,7 @@ def seal_rotate(request):
 
 # ----------------------------------------------------------------------------- console: import
 
-@licence_console(*IMPORT_ROLES)
+@staff_console(*IMPORT_ROLES)
 @require_http_methods(["GET", "HEAD", "POST"])
 def licence_import(request):
     ctx = {"max_mb": excel.MAX_FILE_BYTES // 1024 // 1024, "max_rows": excel.MAX_ROWS, "dry_run": False,
@@ -261,7 +240,7 @@ def licence_import(request):
     return render(request, "licences/console/import.html", ctx)
 
 
-@licence_console(*IMPORT_ROLES)
+@staff_console(*IMPORT_ROLES)
 @require_http_methods(["GET", "HEAD"])
 def import_template(request):
     buf = io.BytesIO()
