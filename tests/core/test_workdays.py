@@ -292,6 +292,22 @@ def test_rolled_back_edit_is_not_kept(monkeypatch):
     assert add_workdays(D(2025, 9, 23), 1) == D(2025, 9, 24)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_later_transactions_use_the_process_copy_again(monkeypatch, django_assert_max_num_queries):
+    """An edit inside one transaction is read fresh only while that transaction lasts: the next
+    transaction on the same connection (every service call is one) uses the process copy again."""
+    from django.db import transaction
+
+    monkeypatch.setattr(workdays, "CHECK_SECONDS", 3600)
+    with transaction.atomic():
+        off(D(2025, 9, 24))
+    with transaction.atomic():
+        assert add_workdays(D(2025, 9, 23), 1) == D(2025, 9, 25)  # loads the copy once
+        with django_assert_max_num_queries(0):
+            for _ in range(20):
+                assert add_workdays(D(2025, 9, 23), 1) == D(2025, 9, 25)
+
+
 # --- admin -------------------------------------------------------------------------------------
 
 def test_override_admin(admin_client, admin_user):

@@ -38,7 +38,7 @@ from .models import CalendarOverride
 
 CHECK_SECONDS = 1.0  # how often a process compares its copy with the shared token
 _TOKEN_KEY = "bianmin:workdays:overrides-token"
-_DIRTY = "bianmin_overrides_dirty"  # attribute set on a DB connection holding uncommitted override edits
+_DIRTY = "bianmin_overrides_dirty"  # on a DB connection: the outermost atomic block holding uncommitted override edits
 
 # The package raises NotImplementedError outside these years; look its dicts up directly instead of
 # calling is_workday(), which also recomputes min/max over all its dates on every call.
@@ -92,11 +92,13 @@ def _shared_token() -> str | None:
 def _overrides() -> _Overrides:
     global _snapshot, _checked_at
     conn = transaction.get_connection()
-    if getattr(conn, _DIRTY, False):
-        if conn.in_atomic_block:
+    dirty = getattr(conn, _DIRTY, None)
+    if dirty is not None:
+        if conn.in_atomic_block and conn.atomic_blocks and conn.atomic_blocks[0] is dirty:
             # This transaction changed overrides and may roll back: read them, but never share them.
             return _load(None)
-        setattr(conn, _DIRTY, False)  # the transaction is over (committed or rolled back)
+        # that transaction is over (committed or rolled back), even if another one has begun since
+        setattr(conn, _DIRTY, None)
     now = time.monotonic()
     snap = _snapshot
     if snap is not None and now - _checked_at < CHECK_SECONDS:
@@ -122,7 +124,7 @@ def _on_override_change(sender, using=None, **kwargs):
     global _snapshot
     conn = transaction.get_connection(using)
     if conn.in_atomic_block:
-        setattr(conn, _DIRTY, True)
+        setattr(conn, _DIRTY, conn.atomic_blocks[0])  # the outermost block: the transaction it belongs to
     _snapshot = None
     transaction.on_commit(overrides_changed, using=using)
 
