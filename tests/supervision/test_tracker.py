@@ -433,14 +433,14 @@ def test_demo_loader_is_idempotent(units):
     from bianmin.supervision import demo_tracker
 
     first = demo_tracker.load()
-    assert first["plan_tasks"] == PLAN_TASK_COUNT
-    assert first["plan_task_reports"] == 0  # no demo staff in these departments
+    assert first["改革任务"] == PLAN_TASK_COUNT
+    assert first["任务进展"] == 0  # no demo staff in these departments
     make_staff("demo_supervisor", units["zs"], Role.SUPERVISOR)
     second = demo_tracker.load()
-    assert second["plan_tasks"] == 0
+    assert second["改革任务"] == 0
     # the 政数局's demo reports (tasks 5, 6, 14, 15, 16, 20); 市监's two need a 市监 staff member, absent here
-    assert second["plan_task_reports"] == 6
-    assert demo_tracker.load() == {"plan_tasks": 0, "plan_task_reports": 0}
+    assert second["任务进展"] == 6
+    assert demo_tracker.load() == {"改革任务": 0, "任务进展": 0}
 
 
 def test_a_failing_kpi_is_shown_as_not_computed(plan, people, make_item, monkeypatch):

@@ -64,4 +64,4 @@ def load() -> dict[str, int]:
             ratings.appeal_rating(r.pk, actor=head.user, reason="申请人因不符合法定条件未获许可,评价与服务无关。")
             if step == 3 and supervisor:
                 ratings.decide_appeal(r.pk, actor=supervisor.user, upheld=True, decision="经核实,评价与办理服务无关,申诉成立。")
-    return {"ratings": made}
+    return {"好差评": made}

@@ -39,4 +39,4 @@ def load() -> dict[str, int]:
                 continue
             tracker.report_progress(tasks[number], staff, progress, text, done)
             reports += 1
-    return {"plan_tasks": made["plan_tasks"], "plan_task_reports": reports}
+    return {"改革任务": made["plan_tasks"], "任务进展": reports}
