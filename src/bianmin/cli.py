@@ -124,8 +124,9 @@ def cmd_demo(args) -> int:
     from bianmin.demo import loader
 
     print(loader.load_reference_data().summary())
+    accounts = loader.ensure_demo_accounts()  # before the history: demo progress reports are made by demo staff
     _demo_history()
-    for username, label in loader.ensure_demo_accounts():
+    for username, label in accounts:
         print(f"  {username:<16} {label}")
     return 0
 
