@@ -45,6 +45,7 @@ def cmd_run(args) -> int:
     accounts = loader.ensure_demo_accounts()
     print(report.summary())
     _demo_history()
+    accounts += loader.ensure_demo_applicant_accounts()
     url = f"http://{args.host}:{args.port}"
     print(f"\n便民 bianmin 已启动: {url}/  (事项目录)")
     print(f"工作人员登录: {url}/console/login/   管理后台: {url}/admin/")
@@ -126,6 +127,7 @@ def cmd_demo(args) -> int:
     print(loader.load_reference_data().summary())
     accounts = loader.ensure_demo_accounts()  # before the history: demo progress reports are made by demo staff
     _demo_history()
+    accounts += loader.ensure_demo_applicant_accounts()
     for username, label in accounts:
         print(f"  {username:<16} {label}")
     return 0

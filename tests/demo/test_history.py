@@ -51,3 +51,25 @@ def test_history_starts_with_submission_and_numbers_continue(demo):
 @pytest.mark.django_db
 def test_second_run_adds_nothing(demo):
     assert history.generate_history(10) == 0
+
+
+@pytest.mark.django_db
+def test_demo_citizen_and_company_log_in_to_their_own_pages(demo):
+    from django.test import Client
+
+    from bianmin.cases.models import Applicant
+
+    accounts = dict(loader.ensure_demo_applicant_accounts())
+    assert set(accounts) == {"citizen", "company"}
+    assert loader.ensure_demo_applicant_accounts() == list(accounts.items())  # idempotent: the same two
+    person = Applicant.objects.get(user__username="citizen")
+    firm = Applicant.objects.get(user__username="company")
+    assert (person.kind, firm.kind) == ("person", "legal_person")
+    assert person.cases.exists()  # the first synthetic person of the history
+    c = Client()
+    assert c.login(username="citizen", password=loader.DEMO_PASSWORD)
+    page = c.get("/my/").content.decode()
+    assert person.name in page and firm.name not in page
+    c = Client()
+    assert c.login(username="company", password=loader.DEMO_PASSWORD)
+    assert "企业专属网页" in c.get("/my/").content.decode()

@@ -362,3 +362,35 @@ def ensure_demo_accounts() -> list[tuple[str, str]]:
             })
             out.append((user.get_username(), _account_label(staff)))
     return out
+
+
+DEMO_APPLICANTS = [("citizen", "person", "市民"), ("company", "legal_person", "企业")]
+
+
+def ensure_demo_applicant_accounts() -> list[tuple[str, str]]:
+    """Give the first synthetic person and enterprise of the demo history a login ('citizen',
+    'company', password DEMO_PASSWORD), so that 我的办件 and the personal and enterprise pages can be
+    seen with real cases, licences and ratings. Run after the history; idempotent."""
+    from bianmin.cases.models import Applicant
+
+    User = get_user_model()
+    password = make_password(DEMO_PASSWORD)
+    out = []
+    with transaction.atomic():
+        for username, kind, label in DEMO_APPLICANTS:
+            user = User.objects.filter(username=username).first()
+            applicant = Applicant.objects.filter(user=user).first() if user else None
+            if applicant is None:
+                applicant = Applicant.objects.filter(kind=kind, user__isnull=True).order_by("id").first()
+                if applicant is None:  # no demo history yet
+                    continue
+            user = user or User(username=username)
+            user.password = password
+            user.first_name = applicant.name[:150]
+            user.is_active = True
+            user.save()
+            if applicant.user_id != user.pk:
+                applicant.user = user
+                applicant.save(update_fields=["user"])
+            out.append((username, f"{label} · {applicant.name}(我的办件、证照、评价;登录 /account/login/)"))
+    return out
