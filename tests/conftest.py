@@ -28,7 +28,12 @@ def _empty_cache():
     """Each test starts with an empty cache (Redis in CI's PostgreSQL run, memory otherwise)."""
     from django.core.cache import cache
 
+    from bianmin.core import workdays
+
     cache.clear()
+    # The process copy of the calendar overrides belongs to the cache just cleared: drop it too, or the
+    # first check after CHECK_SECONDS (mid-test) would find no token and reload (one query more).
+    workdays._snapshot = None
 
 
 @pytest.fixture
