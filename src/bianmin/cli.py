@@ -177,7 +177,8 @@ def cmd_audit_verify(args) -> int:
     if result.ok:
         print(f"审计日志完整:已核验 {result.checked} 条记录。")
         return 0
-    print(f"审计日志被篡改:第 {result.broken_id} 号记录 {result.reason}(此前 {result.checked} 条完好)。")
+    where = f"第 {result.broken_id} 号记录 " if result.broken_id is not None else ""
+    print(f"审计日志被篡改:{where}{result.reason}(此前 {result.checked} 条完好)。")
     return 1
 
 

@@ -90,3 +90,50 @@ def test_concurrent_appenders_keep_one_chain():
     assert errors == []
     result = audit.verify()
     assert result.ok and result.checked == 100
+
+
+def test_entries_cut_off_the_end_are_caught(db, capsys):
+    """Deleting the newest entries leaves a chain that links up; the head still names the last hash."""
+    _, b, c = _append_three()
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM core_auditentry WHERE id = %s", [c.id])
+    result = audit.verify()
+    assert (result.ok, result.checked, result.broken_id) == (False, 2, None)
+    assert "末尾" in result.reason
+    assert cli.main(["audit", "verify"]) == 1
+    assert "审计日志被篡改:日志末尾的记录被删除" in capsys.readouterr().out
+
+
+def test_the_database_and_python_compute_the_same_hash(db):
+    """On PostgreSQL the hash is computed by the database (sha256 of the previous hash and the JSON);
+    it must be what Python computes from the stored row, for text in any script."""
+    import hashlib
+    import json
+
+    e = audit.record("test.unicode", actor="窗口一", object_type="case", object_id="4408-01",
+                     data={"原因": "材料“不全”\n补正", "n": 1.5, "emoji": "😀", "list": [1, None, True]})
+    stored = AuditEntry.objects.get(pk=e.id)
+    payload = json.dumps([stored.created_at.isoformat(), "窗口一", "test.unicode", "case", "4408-01", stored.data],
+                         ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    assert stored.hash == hashlib.sha256((audit.GENESIS + payload).encode("utf-8")).hexdigest() == e.hash
+    assert stored.scheme == 2 and audit.verify().ok
+
+
+def test_entries_of_the_first_scheme_still_verify(db):
+    """Entries written before the scheme changed keep their hashes; the chain runs on from them."""
+    from django.utils import timezone
+
+    from bianmin.core.models import AuditHead
+
+    at = timezone.now()
+    h1 = audit._digest_v1(audit.GENESIS, at, "old", "legacy", "", "", {"a": 1})
+    with connection.cursor() as cur:  # as a release before 2026-12 wrote it
+        cur.execute("INSERT INTO core_auditentry (created_at, actor, action, object_type, object_id, data, prev_hash, hash, scheme) "
+                    "VALUES (%s, 'old', 'legacy', '', '', %s, %s, %s, 1)", [at, '{"a": 1}', audit.GENESIS, h1])
+    AuditHead.objects.update_or_create(pk=1, defaults={"prev": audit.GENESIS, "hash": h1})
+    new = audit.record("after", data={"b": 2})
+    assert new.prev_hash == h1
+    assert audit.verify().ok and audit.verify().checked == 2
+    with connection.cursor() as cur:  # claiming the new scheme for an old row does not pass either
+        cur.execute("UPDATE core_auditentry SET scheme = 2 WHERE hash = %s", [h1])
+    assert audit.verify().broken_id is not None

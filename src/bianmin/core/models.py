@@ -22,7 +22,9 @@ class CalendarOverride(models.Model):
 
 class AuditEntry(models.Model):
     """Append-only, hash-chained log: each entry's hash covers its content and the previous hash,
-    so changing or deleting any row breaks the chain from there on (`bianmin audit verify`)."""
+    so changing or deleting any row breaks the chain from there on (`bianmin audit verify`).
+    `scheme` says how the hash was computed (core.audit.digest): 1 for entries written before
+    2026-12, 2 since."""
 
     created_at = models.DateTimeField("时间", db_index=True)
     actor = models.CharField("操作人", max_length=150, blank=True)
@@ -32,6 +34,7 @@ class AuditEntry(models.Model):
     data = models.JSONField("内容", default=dict, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    scheme = models.PositiveSmallIntegerField(default=2)
 
     class Meta:
         ordering = ["id"]
@@ -44,6 +47,18 @@ class AuditEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise RuntimeError("审计日志只能追加,不能删除")
+
+
+class AuditHead(models.Model):
+    """The chain's newest hash, in one row (id 1). Appending updates it in the same statement as the
+    entry is written, which serialises appenders on its row lock, and lets `verify` notice entries
+    cut off the end of the chain."""
+
+    prev = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "审计日志链头"
 
 
 class Sequence(models.Model):
