@@ -107,6 +107,8 @@ def main():
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=5)
+    parser.add_argument("--server", default=os.environ.get("BENCH_SERVER", ""), help="extra gunicorn arguments (experiments)")
+    parser.add_argument("--profile", default="", help="py-spy the workers into this collapsed-stack file")
     args = parser.parse_args()
     setup()
     from bianmin.cases.models import Applicant, Case
@@ -115,8 +117,9 @@ def main():
     before = Case.objects.filter(item=item).count()
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="bianmin.settings", SECRET_KEY="benchmark-only-secret-key", DEBUG="0",
                ALLOWED_HOSTS="127.0.0.1", PYTHONPATH=str(ROOT / "src"))
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "bianmin.wsgi", "-w", str(args.workers), "-b", f"127.0.0.1:{PORT}",
-                               "--log-level", "warning"], env=env, cwd=str(ROOT))
+    cmd = os.environ.get("BENCH_SERVER_CMD", "").format(workers=args.workers, port=PORT).split() or [
+        sys.executable, "-m", "gunicorn", "bianmin.wsgi", "-w", str(args.workers), "-b", f"127.0.0.1:{PORT}", "--log-level", "warning", *args.server.split()]
+    server = subprocess.Popen(cmd, env=env, cwd=str(ROOT))
     try:
         for _ in range(100):  # wait for the server
             try:
@@ -126,6 +129,8 @@ def main():
                     break
             except OSError:
                 time.sleep(0.2)
+        spy = subprocess.Popen(["py-spy", "record", "--subprocesses", "-r", "200", "-f", "raw", "-o", args.profile, "-p", str(server.pid), "-d", str(int(args.seconds))],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) if args.profile else None
         stats, lock = {"ok": 0, "errors": 0, "keys": {}}, threading.Lock()
         deadline = time.perf_counter() + args.seconds
         started = time.perf_counter()

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from bianmin.catalog.models import RouteStep, ServiceItem
 from bianmin.core import audit, workdays
-from bianmin.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from bianmin.core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
 from bianmin.core.models import Sequence
 from bianmin.org.models import Hall, Role, Staff, Window
 
@@ -83,15 +83,24 @@ def _actor_label(actor) -> str:
     return getattr(actor, "username", "") or "系统"
 
 
-def _event(case: Case, kind: str, actor, from_status: str, message: str, **data) -> CaseEvent:
-    event = CaseEvent.objects.create(
-        case=case, at=_now(), kind=kind, from_status=from_status, to_status=case.status,
-        actor=actor if getattr(actor, "pk", None) else None, actor_label=_actor_label(actor), message=message[:500], data=data,
-    )
-    audit.record(f"case.{kind}", actor=actor or "system", obj=case,
-                 data={"number": case.number, "from": from_status, "to": case.status, **data})
+def _new_event(case: Case, kind: str, actor, from_status: str, message: str, **data) -> CaseEvent:
+    return CaseEvent(case=case, at=_now(), kind=kind, from_status=from_status, to_status=case.status,
+                     actor=actor if getattr(actor, "pk", None) else None, actor_label=_actor_label(actor),
+                     message=message[:500], data=data)
+
+
+def _event_written(case: Case, event: CaseEvent, actor) -> CaseEvent:
+    """What follows every written event: its audit entry, and the applicant told (after commit)."""
+    audit.record(f"case.{event.kind}", actor=actor or "system", obj=case,
+                 data={"number": case.number, "from": event.from_status, "to": case.status, **event.data})
     hooks.after_event(case, event)
     return event
+
+
+def _event(case: Case, kind: str, actor, from_status: str, message: str, **data) -> CaseEvent:
+    event = _new_event(case, kind, actor, from_status, message, **data)
+    event.save()
+    return _event_written(case, event, actor)
 
 
 def _staff(actor, *roles) -> Staff:
@@ -231,8 +240,8 @@ def _check_audience(item: ServiceItem, applicant: Applicant) -> None:
 
 def _attachable(case: Case, file_ids):
     """The applicant's own uploads not yet part of another case: a file belongs to one case."""
-    return UploadedFile.objects.filter(pk__in=list(file_ids), owner=case.applicant).filter(
-        Q(case_material__isnull=True) | Q(case_material__case=case))
+    return UploadedFile.objects.filter(pk__in=list(file_ids), owner=case.applicant_id).filter(
+        Q(case_material__isnull=True) | Q(case_material__case=case.pk) if case.pk else Q(case_material__isnull=True))
 
 
 def _once_only(case: Case, materials) -> dict:
@@ -270,27 +279,29 @@ def _log_licence_uses(case: Case) -> None:
         case._licence_uses = []
 
 
-def _set_materials(case: Case, provided: dict, actor, *, final: bool, created: bool = False) -> None:
-    """provided: {material_id: {"files": [UploadedFile ids], "commitment": bool, "note": str}}. On submission
-    every required material must be provided, filled from a current e-licence of the applicant, or, where
-    the item allows it, replaced by a commitment."""
+def _material_rows(case: Case, provided: dict, *, final: bool) -> list[tuple]:
+    """provided: {material_id: {"files": [UploadedFile ids], "commitment": bool, "note": str}} →
+    [(Material, state, file ids, note)], checked, nothing written. On submission (final) every required
+    material must be provided, filled from a current e-licence of the applicant, or, where the item
+    allows it, replaced by a commitment. One query for all the files."""
     materials = list(case.item.materials.all())
     known = {m.pk for m in materials}
     unknown = [k for k in provided if k not in known]
     if unknown:
         raise ValidationError("提交了不属于该事项的材料", code="unknown_material", field="materials")
     from_licence = _once_only(case, materials)
+    wanted = {m.pk: list(dict.fromkeys((provided.get(m.pk) or {}).get("files") or [])) for m in materials}
+    all_ids = [f for ids in wanted.values() for f in ids]
+    if len(set(all_ids)) != len(all_ids):
+        raise ValidationError("同一个文件不能同时作为两项材料提交", code="file_used_twice", field="materials")
+    if all_ids and _attachable(case, all_ids).count() != len(all_ids):
+        raise NotFound("找不到上传的文件", code="file_not_found", field="materials")
     missing = []
     rows = []
-    notes = {}
     for m in materials:
         given = provided.get(m.pk) or {}
-        file_ids = list(given.get("files") or [])
-        files = list(_attachable(case, file_ids)) if file_ids else []
-        if len(files) != len(set(file_ids)):
-            raise NotFound("找不到上传的文件", code="file_not_found", field="materials")
-        if given.get("note"):
-            notes[m.pk] = str(given["note"])[:300]
+        files = wanted[m.pk]
+        note = str(given["note"])[:300] if given.get("note") else ""
         if files:
             state = CaseMaterial.State.PROVIDED
         elif given.get("commitment") and m.commitment_allowed:
@@ -301,28 +312,39 @@ def _set_materials(case: Case, provided: dict, actor, *, final: bool, created: b
             state = CaseMaterial.State.PROVIDED  # a clerk checked the paper original
         elif m.pk in from_licence:  # nothing handed in: the e-licence fills it (免提交)
             state = CaseMaterial.State.FROM_LICENCE
-            notes[m.pk] = from_licence[m.pk][1]
+            note = from_licence[m.pk][1]
         elif m.required:
             state = CaseMaterial.State.MISSING
             if not m.pending_allowed:  # a 容缺 material may come later: the clerk decides at acceptance
                 missing.append(m.name)
         else:
             state = CaseMaterial.State.NOT_NEEDED
-        rows.append((m, state, files))
+        rows.append((m, state, files, note))
     if final:  # only licences that did fill a material were used
-        _queue_licence_uses(case, [from_licence[m.pk][0] for m, state, _ in rows if state == CaseMaterial.State.FROM_LICENCE])
+        _queue_licence_uses(case, [from_licence[m.pk][0] for m, state, _, _ in rows if state == CaseMaterial.State.FROM_LICENCE])
     if final and missing:
         raise ValidationError("以下必要材料尚未提交:" + "、".join(missing), code="materials_missing", field="materials",
                               details=[{"field": "materials", "code": "missing", "message": name} for name in missing])
+    case.commitment = any(state == CaseMaterial.State.COMMITMENT for _, state, _, _ in rows)
+    return rows
+
+
+def _case_materials(case: Case, rows) -> list[CaseMaterial]:
+    return [CaseMaterial(case=case, material=m, name=m.name, state=state, order=i, note=note)
+            for i, (m, state, _, note) in enumerate(rows)]
+
+
+def _write_materials(case: Case, rows, *, created: bool) -> None:
     if not created:  # a draft being saved again or submitted: its earlier list goes
         case.materials.all().delete()
-    created_rows = CaseMaterial.objects.bulk_create(
-        [CaseMaterial(case=case, material=m, name=m.name, state=state, order=i, note=notes.get(m.pk, ""))
-         for i, (m, state, _) in enumerate(rows)])
-    for cm, (_, _, files) in zip(created_rows, rows):
+    created_rows = CaseMaterial.objects.bulk_create(_case_materials(case, rows))
+    for cm, (_, _, files, _) in zip(created_rows, rows):
         if files:
-            UploadedFile.objects.filter(pk__in=[f.pk for f in files]).update(case_material=cm)
-    case.commitment = any(state == CaseMaterial.State.COMMITMENT for _, state, _ in rows)
+            UploadedFile.objects.filter(pk__in=files).update(case_material=cm)
+
+
+def _set_materials(case: Case, provided: dict, actor, *, final: bool, created: bool = False) -> None:
+    _write_materials(case, _material_rows(case, provided, final=final), created=created)
 
 
 @transaction.atomic
@@ -345,47 +367,112 @@ def save_draft(applicant: Applicant, item: ServiceItem, *, actor, form_data: dic
     return case
 
 
+def _replay(applicant: Applicant, idempotency_key: str) -> Case | None:
+    """The case an earlier request with this key made, marked as a replay (the API answers 200, not 201)."""
+    existing = Case.objects.select_related("item", "department").filter(applicant=applicant, idempotency_key=idempotency_key).first()
+    if existing is not None:
+        existing.is_replay = True
+    return existing
+
+
+def _insert_submission(case: Case, rows, event: CaseEvent, region_code: str, day: date) -> bool:
+    """PostgreSQL, a new case: the case with its number, its materials, their files, the e-licences used
+    and its event in one statement (one round trip where the ORM needs six or more). Returns False,
+    writing nothing, when the applicant's idempotency key already names a case."""
+    from bianmin.core.sql import insert_select
+
+    table, seq = Case._meta.db_table, Sequence._meta.db_table
+    new_key = (f" WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE applicant_id = %s AND idempotency_key = %s)"
+               if case.idempotency_key else "")
+    # the number as next_case_number() makes it; the counter's row stays locked until commit
+    ctes = [(f"seq AS (INSERT INTO {seq} (name, value) SELECT %s, 1{new_key} ON CONFLICT (name) DO UPDATE SET value = {seq}.value + 1 "
+             "RETURNING %s || lpad(value::text, greatest(6, length(value::text)), '0') AS number)",
+             [f"case:{region_code}:{day:%Y%m%d}", *([case.applicant_id, case.idempotency_key] if new_key else []),
+              f"{region_code}-{day:%Y%m%d}-"])]
+
+    def cte(name: str, statement: tuple[str, list]) -> None:
+        ctes.append((f"{name} AS ({statement[0]})", statement[1]))
+
+    cte("c", insert_select([case], source="seq", exprs={"number": "seq.number"}, returning="id, number"))
+    if rows:
+        cte("m", insert_select(_case_materials(case, rows), source="c", exprs={"case": "c.id"}, returning='id, "order"'))
+        files = [(f, i) for i, (_, _, ids, _) in enumerate(rows) for f in ids]
+        if files:
+            cte("f", (f"UPDATE {UploadedFile._meta.db_table} u SET case_material_id = m.id FROM m, (VALUES "
+                      + ", ".join(["(%s::bigint, %s::integer)"] * len(files))
+                      + ') AS fv(file_id, ord) WHERE m."order" = fv.ord AND u.id = fv.file_id', [x for pair in files for x in pair]))
+    uses = getattr(case, "_licence_uses", None)
+    if uses:
+        cte("u", insert_select(uses, source="c", exprs={"case_number": "c.number"}))
+        case._licence_uses = []
+    cte("e", insert_select([event], source="c", exprs={"case": "c.id"}, returning="id"))
+    sql = "WITH " + ", ".join(part for part, _ in ctes)
+    params = [p for _, part_params in ctes for p in part_params]
+    with connection.cursor() as cur:
+        cur.execute(sql + " SELECT c.id, c.number, e.id FROM c, e", params)
+        row = cur.fetchone()
+    if row is None:
+        return False
+    case.pk, case.number, event.pk = row
+    case._state.adding = event._state.adding = False
+    case._state.db = event._state.db = connection.alias
+    return True
+
+
 @transaction.atomic
 def submit_application(applicant: Applicant, item: ServiceItem, *, actor, channel: str = Channel.ONLINE,
                        form_data: dict | None = None, materials: dict | None = None, idempotency_key: str | None = None,
                        draft: Case | None = None, hall: Hall | None = None, window: Window | None = None) -> Case:
     """Submit an application: online (items with online_level >= 3), or registered by a clerk at a window.
     The same idempotency key from the same applicant returns the first case instead of a second one."""
-    if idempotency_key:
-        idempotency_key = str(idempotency_key)[:64]
-        # the common case is a new key: ask for the id only, load the case only for a replay
-        existing_id = Case.objects.filter(applicant=applicant, idempotency_key=idempotency_key).values_list("pk", flat=True)[:1]
-        if existing_id:  # unique per applicant: no ORDER BY needed
-            existing = Case.objects.select_related("item", "department").get(pk=existing_id[0])
-            existing.is_replay = True  # callers answering a retry say so (the API: 200, not 201)
-            return existing
-    if channel not in Channel.values:
-        raise ValidationError("申请渠道无效", code="invalid_channel", field="channel")
-    _published_item(item)
-    _check_audience(item, applicant)
-    if channel != Channel.WINDOW and not item.is_online:  # kiosks and phones apply online too
-        raise ValidationError("该事项暂不支持网上申办,请到窗口办理", code="item_not_online")
-    if draft is not None:
-        case = _lock(draft)
-        _owner(case, actor)
-        _check(case, "submit")
+    idempotency_key = str(idempotency_key)[:64] if idempotency_key else None
+    # A new case on PostgreSQL is written by one statement that also checks the key; otherwise the
+    # key is looked up first (the common case is a new key: ask for the id only).
+    in_one_statement = draft is None and connection.vendor == "postgresql"
+    if idempotency_key and not in_one_statement and Case.objects.filter(applicant=applicant, idempotency_key=idempotency_key).exists():
+        return _replay(applicant, idempotency_key)
+    try:
+        if channel not in Channel.values:
+            raise ValidationError("申请渠道无效", code="invalid_channel", field="channel")
+        _published_item(item)
+        _check_audience(item, applicant)
+        if channel != Channel.WINDOW and not item.is_online:  # kiosks and phones apply online too
+            raise ValidationError("该事项暂不支持网上申办,请到窗口办理", code="item_not_online")
+        if draft is not None:
+            case = _lock(draft)
+            _owner(case, actor)
+            _check(case, "submit")
+        else:
+            case = Case(item=item, item_version=item.version, department=item.department, applicant=applicant, status=S.DRAFT)
+        case.channel = channel
+        case.hall, case.window = hall, window
+        case.form_data = form_data if form_data is not None else case.form_data
+        case.idempotency_key = idempotency_key
+        case.submitted_at = _now()
+        case.status = S.SUBMITTED
+        rows = _material_rows(case, materials or {}, final=True)
+    except DomainError:
+        # a retry of a request that went through: its files belong to that case now, its item may
+        # have been withdrawn since; the answer is that case all the same
+        replay = _replay(applicant, idempotency_key) if idempotency_key and in_one_statement else None
+        if replay is None:
+            raise
+        return replay
+    event = _new_event(case, "submitted", actor, S.DRAFT, f"通过{case.get_channel_display()}提交申请")
+    if in_one_statement:
+        if not _insert_submission(case, rows, event, item.region.county_code, clock.today()):
+            return _replay(applicant, idempotency_key)
     else:
-        case = Case(item=item, item_version=item.version, department=item.department, applicant=applicant, status=S.DRAFT)
-    case.channel = channel
-    case.hall, case.window = hall, window
-    case.form_data = form_data if form_data is not None else case.form_data
-    case.idempotency_key = idempotency_key
-    case.submitted_at = _now()
-    case.status = S.SUBMITTED
-    # A twin request with the same key committing first makes this save raise IntegrityError (the
-    # unique key): the callers answer with the twin's case and drop whatever this request uploaded.
-    case.save()
-    _set_materials(case, materials or {}, actor, final=True, created=draft is None)
-    # The number last: taking it locks the day's counter until commit, so every other submission
-    # in the region waits for as long as this transaction still runs.
-    _number_case(case, item.region.county_code, clock.today())
-    _log_licence_uses(case)
-    _event(case, "submitted", actor, S.DRAFT, f"通过{case.get_channel_display()}提交申请")
+        # A twin request with the same key committing first makes this save raise IntegrityError (the
+        # unique key): the callers answer with the twin's case and drop whatever this request uploaded.
+        case.save()
+        _write_materials(case, rows, created=draft is None)
+        # The number last: taking it locks the day's counter until commit, so every other submission
+        # in the region waits for as long as this transaction still runs.
+        _number_case(case, item.region.county_code, clock.today())
+        _log_licence_uses(case)
+        event.save()
+    _event_written(case, event, actor)
     if channel == Channel.WINDOW and hall is not None:  # registering at a window is the applicant's visit
         _add_visit(case, actor, hall, "窗口提交申请", getattr(actor, "staff", None))
     return case
