@@ -80,6 +80,21 @@ def client_loop(token, item_code, deadline, stats, lock):
                     stats["last_error"] = data[:200]
 
 
+def cpu_times(before=None, elapsed=None):
+    """The machine's CPU while the clients ran, in cores (Linux /proc/stat): busy (user + system + irq),
+    idle (waiting: the load did not fill the machine) and stolen by the hypervisor."""
+    try:
+        with open("/proc/stat") as f:
+            ticks = [int(x) for x in f.readline().split()[1:9]]
+    except OSError:
+        return None
+    if before is None:
+        return ticks
+    d = [b - a for a, b in zip(before, ticks)]
+    hz = os.sysconf("SC_CLK_TCK") * elapsed
+    return {"busy": (d[0] + d[1] + d[2] + d[5] + d[6]) / hz, "idle": (d[3] + d[4]) / hz, "steal": d[7] / hz}
+
+
 def raw_inserts(n, item, applicant_id):
     """The floor: the same case rows written by plain SQL, one transaction each, like one API call."""
     from django.db import connection, transaction
@@ -129,17 +144,20 @@ def main():
                     break
             except OSError:
                 time.sleep(0.2)
-        spy = subprocess.Popen(["py-spy", "record", "--subprocesses", "-r", "200", "-f", "raw", "-o", args.profile, "-p", str(server.pid), "-d", str(int(args.seconds))],
+        time.sleep(3)  # the other workers finish booting (each loads the URLs, schemas and jieba's dictionary)
+        spy = subprocess.Popen(["py-spy", "record", "--subprocesses", "-r", "97", "--nonblocking", "--gil", "-f", "raw", "-o", args.profile, "-p", str(server.pid), "-d", str(int(args.seconds))],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) if args.profile else None
         stats, lock = {"ok": 0, "errors": 0, "keys": {}}, threading.Lock()
         deadline = time.perf_counter() + args.seconds
         started = time.perf_counter()
+        cpu_before = cpu_times()
         threads = [threading.Thread(target=client_loop, args=(t, item.code, deadline, stats, lock)) for t in tokens]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - started
+        cpu = cpu_times(cpu_before, elapsed)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -149,7 +167,9 @@ def main():
     raw = raw_inserts(max(500, int(rate * 3)), item, Applicant.objects.filter(user__username="bench_submit_0").values_list("pk", flat=True)[0])
     if stats["errors"]:
         print("last error:", stats.get("last_error"))
-    print(f"requests_ok={stats['ok']} cases_created={created} seconds={elapsed:.1f} workers={args.workers} clients={args.clients}")
+    print(f"requests_ok={stats['ok']} cases_created={created} seconds={elapsed:.1f} workers={args.workers} clients={args.clients}"
+          + (f" cpu_busy_cores={cpu['busy']:.2f} cpu_idle_cores={cpu['idle']:.2f} cpu_steal_cores={cpu['steal']:.2f}"
+             f" cpu_ms_per_case={1000 * cpu['busy'] / max(rate, 1):.1f}" if cpu else ""))
     print(f"cases_per_s={rate:.0f} errors={stats['errors']} duplicates={duplicates} raw_inserts_per_s={raw:.0f} ratio={rate / raw:.2f}")
 
 

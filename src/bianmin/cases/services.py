@@ -367,11 +367,16 @@ def save_draft(applicant: Applicant, item: ServiceItem, *, actor, form_data: dic
     return case
 
 
-def _replay(applicant: Applicant, idempotency_key: str) -> Case | None:
-    """The case an earlier request with this key made, marked as a replay (the API answers 200, not 201)."""
-    existing = Case.objects.select_related("item", "department").filter(applicant=applicant, idempotency_key=idempotency_key).first()
+def _replay(applicant: Applicant, idempotency_key: str, item: ServiceItem | None = None) -> Case | None:
+    """The case an earlier request with this key made, marked as a replay (the API answers 200, not 201).
+    A retry names the same item as the first request: the caller's copy of it saves a join."""
+    existing = Case.objects.filter(applicant=applicant, idempotency_key=idempotency_key).order_by().first()
     if existing is not None:
         existing.is_replay = True
+        if item is not None and existing.item_id == item.pk:
+            existing.item = item
+            if existing.department_id == item.department_id:
+                existing.department = item.department
     return existing
 
 
@@ -430,7 +435,7 @@ def submit_application(applicant: Applicant, item: ServiceItem, *, actor, channe
     # key is looked up first (the common case is a new key: ask for the id only).
     in_one_statement = draft is None and connection.vendor == "postgresql"
     if idempotency_key and not in_one_statement and Case.objects.filter(applicant=applicant, idempotency_key=idempotency_key).exists():
-        return _replay(applicant, idempotency_key)
+        return _replay(applicant, idempotency_key, item)
     try:
         if channel not in Channel.values:
             raise ValidationError("申请渠道无效", code="invalid_channel", field="channel")
@@ -454,14 +459,14 @@ def submit_application(applicant: Applicant, item: ServiceItem, *, actor, channe
     except DomainError:
         # a retry of a request that went through: its files belong to that case now, its item may
         # have been withdrawn since; the answer is that case all the same
-        replay = _replay(applicant, idempotency_key) if idempotency_key and in_one_statement else None
+        replay = _replay(applicant, idempotency_key, item) if idempotency_key and in_one_statement else None
         if replay is None:
             raise
         return replay
     event = _new_event(case, "submitted", actor, S.DRAFT, f"通过{case.get_channel_display()}提交申请")
     if in_one_statement:
         if not _insert_submission(case, rows, event, item.region.county_code, clock.today()):
-            return _replay(applicant, idempotency_key)
+            return _replay(applicant, idempotency_key, item)
     else:
         # A twin request with the same key committing first makes this save raise IntegrityError (the
         # unique key): the callers answer with the twin's case and drop whatever this request uploaded.

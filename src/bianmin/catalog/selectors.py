@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
 
 from bianmin.core.errors import ValidationError
@@ -141,6 +142,7 @@ def filter_options() -> dict:
 # renamed department shows up without a restart. Per process: nothing to share between machines.
 _APPLICATION_ITEMS: dict[int, tuple[float, ServiceItem]] = {}
 _APPLICATION_ITEM_SECONDS = 60
+_CURRENT_VERSION = f"SELECT id, version, updated_at FROM {ServiceItem._meta.db_table} WHERE code = %s AND status = %s"
 
 
 def item_for_application(code: str) -> ServiceItem | None:
@@ -148,11 +150,14 @@ def item_for_application(code: str) -> ServiceItem | None:
     One small indexed query when the process has seen the item's current version."""
     import time
 
-    rows = list(ServiceItem.objects.filter(code=code, status=ServiceItem.Status.PUBLISHED)
-                .values_list("pk", "version", "updated_at")[:1])
-    if not rows:  # codes are unique: no ORDER BY needed
+    with connection.cursor() as cur:  # plain SQL: this runs on every submission (codes are unique)
+        cur.execute(_CURRENT_VERSION, [code, ServiceItem.Status.PUBLISHED])
+        row = cur.fetchone()
+    if row is None:
         return None
-    pk, version, updated_at = rows[0]
+    pk, version, updated_at = row
+    if connection.vendor == "sqlite":  # plain SQL gets SQLite's timestamps without their zone: the ORM's converter
+        updated_at = connection.ops.convert_datetimefield_value(updated_at, None, connection)
     now = time.monotonic()
     hit = _APPLICATION_ITEMS.get(pk)
     # updated_at too: a rolled-back test (or a restored backup) can hand the same id and version to another item

@@ -28,16 +28,20 @@ class AuditEntry(models.Model):
 
     created_at = models.DateTimeField("时间", db_index=True)
     actor = models.CharField("操作人", max_length=150, blank=True)
-    action = models.CharField("操作", max_length=80, db_index=True)
+    action = models.CharField("操作", max_length=80)
     object_type = models.CharField("对象类型", max_length=80, blank=True)
-    object_id = models.CharField("对象", max_length=80, blank=True, db_index=True)
+    object_id = models.CharField("对象", max_length=80, blank=True)
     data = models.JSONField("内容", default=dict, blank=True)
     prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    hash = models.CharField(max_length=64)
     scheme = models.PositiveSmallIntegerField(default=2)
 
     class Meta:
         ordering = ["id"]
+        # Every business transaction writes an entry: plain indexes for exact lookups only (no
+        # PostgreSQL pattern-matching twins, which `db_index` and `unique` would add).
+        indexes = [models.Index(fields=["action"], name="audit_action"), models.Index(fields=["object_id"], name="audit_object")]
+        constraints = [models.UniqueConstraint(fields=["hash"], name="audit_unique_hash")]
         verbose_name = verbose_name_plural = "审计日志"
 
     def save(self, *args, **kwargs):
