@@ -261,3 +261,63 @@ def test_case_numbers_count_per_region_and_day_and_grow_past_six_digits(people, 
     assert big.number == "440800-20260928-1000000"
     monkeypatch.setattr(clock, "today", lambda: date(2026, 9, 29))
     assert submit(people, item).number == "440800-20260929-000001"
+
+
+def test_submission_writes_its_audit_entry_in_the_chain(people, item, monkeypatch):
+    """The submission's audit entry (on PostgreSQL written by the submitting statement itself) names
+    the case and its number, and the chain verifies across it and the next entries."""
+    from bianmin.core import audit
+    from bianmin.core.models import AuditEntry
+
+    monkeypatch.setattr(clock, "today", lambda: date(2026, 9, 28))
+    earlier = AuditEntry.objects.count()  # the fixtures' users, items…
+    first = submit(people, item, idempotency_key="audit-1")
+    second = submit(people, item)
+    services.accept_case(first, actor=people["clerk"].user)
+    entries = list(AuditEntry.objects.filter(action="case.submitted").order_by("id"))
+    assert [(e.object_type, e.object_id, e.actor) for e in entries] == [
+        ("cases.case", str(first.pk), people["citizen_user"].username), ("cases.case", str(second.pk), people["citizen_user"].username)]
+    assert entries[0].data == {"number": first.number, "from": "draft", "to": "submitted"}
+    assert first.number == "440800-20260928-000001" and second.number == "440800-20260928-000002"
+    result = audit.verify()
+    assert result.ok and result.checked == AuditEntry.objects.count() == earlier + 3  # two submitted, one accepted
+
+
+def test_submission_puts_back_a_missing_chain_head(people, item):
+    """A head row gone (a flushed database, a data-only restore) is put back at the newest entry."""
+    from bianmin.core import audit
+    from bianmin.core.models import AuditEntry, AuditHead
+
+    before = submit(people, item)
+    AuditHead.objects.all().delete()
+    after = submit(people, item)
+    assert after.number != before.number
+    assert AuditEntry.objects.filter(action="case.submitted").count() == 2
+    assert audit.verify().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_a_new_case_is_one_statement_and_its_own_transaction(people, item):
+    """Outside a transaction the submission's only write is one statement, which commits by itself
+    (no BEGIN or COMMIT round trips); a retry with the same key writes nothing."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from bianmin.cases.models import Case
+    from bianmin.core.models import AuditEntry
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite writes a case with the ORM in one transaction")
+    submit(people, item, idempotency_key="warm")  # the chain's head row (this test's database was flushed)
+    given = materials_of(item)
+    with CaptureQueriesContext(connection) as ctx:
+        case = submit(people, item, materials=given, idempotency_key="one")
+    writes = [q["sql"] for q in ctx.captured_queries if not q["sql"].startswith("SELECT")]  # reads: materials, licences
+    assert len(writes) == 1 and writes[0].startswith("WITH seq AS (INSERT INTO core_sequence")
+    assert Case.objects.get(pk=case.pk).number == case.number
+    assert case.materials.count() == item.materials.count()
+    assert case.events.get().kind == "submitted"
+    entries = AuditEntry.objects.count()
+    again = submit(people, item, materials=given, idempotency_key="one")
+    assert again.pk == case.pk and again.is_replay
+    assert AuditEntry.objects.count() == entries and Case.objects.count() == 2

@@ -137,3 +137,15 @@ def test_entries_of_the_first_scheme_still_verify(db):
     with connection.cursor() as cur:  # claiming the new scheme for an old row does not pass either
         cur.execute("UPDATE core_auditentry SET scheme = 2 WHERE hash = %s", [h1])
     assert audit.verify().broken_id is not None
+
+
+def test_a_missing_head_is_taken_up_at_the_newest_entry(db):
+    """Without the head row (a flushed database, a data-only restore) the next entry chains to the
+    newest one, not to the start."""
+    from bianmin.core.models import AuditHead
+
+    _, _, c = _append_three()
+    AuditHead.objects.all().delete()
+    d = audit.record("after.restore")
+    assert d.prev_hash == c.hash
+    assert audit.verify().ok and audit.verify().checked == 4

@@ -36,17 +36,60 @@ def digest(prev_hash: str, payload: str) -> str:
 
 _ENTRY = AuditEntry._meta.db_table
 _HEAD = AuditHead._meta.db_table
+_LAST = f"SELECT hash FROM {_ENTRY} ORDER BY id DESC LIMIT 1"
 # One statement takes the head's row lock (held until commit: appenders queue here), moves the head
 # on from the newest committed hash (ON CONFLICT DO UPDATE always sees it) and writes the entry.
+# Without a head row (a flushed test database, a data-only restore) the chain goes on from the
+# newest entry.
 _APPEND = (
-    f"WITH head AS (INSERT INTO {_HEAD} (id, prev, hash) "
-    f"VALUES (1, '{GENESIS}', encode(sha256(convert_to('{GENESIS}' || %(payload)s, 'UTF8')), 'hex')) "
+    f"WITH last AS (SELECT coalesce(({_LAST}), '{GENESIS}') AS hash), "
+    f"head AS (INSERT INTO {_HEAD} (id, prev, hash) "
+    f"SELECT 1, last.hash, encode(sha256(convert_to(last.hash || %(payload)s, 'UTF8')), 'hex') FROM last "
     f"ON CONFLICT (id) DO UPDATE SET prev = {_HEAD}.hash, "
     f"hash = encode(sha256(convert_to({_HEAD}.hash || %(payload)s, 'UTF8')), 'hex') RETURNING prev, hash) "
     f"INSERT INTO {_ENTRY} (created_at, actor, action, object_type, object_id, data, prev_hash, hash, scheme) "
     f"SELECT %(created_at)s, %(actor)s, %(action)s, %(object_type)s, %(object_id)s, %(data)s, head.prev, head.hash, 2 "
     f"FROM head RETURNING id, prev_hash, hash"
 )
+
+
+def statement_parts(action: str, *, actor, object_type: str, source: str, object_id_sql: str, data: dict,
+                    data_sql: dict[str, str]) -> list[tuple[str, list]]:
+    """The CTEs (`ap`, `ah`, `ae`: entry id in ae.id) appending an entry inside a larger PostgreSQL
+    statement that itself makes the object (a case and its number): `object_id_sql` and the values of
+    `data_sql` are SQL over `source`. They must be text that JSON writes as it is (ids, case numbers):
+    the payload is hashed with random tokens in their place, which the statement replaces. If the head
+    row is missing the statement fails on prev_hash (NOT NULL): call `ensure_head()` and run it again."""
+    import secrets
+
+    actor_name = getattr(actor, "username", None) or str(actor or "")
+    data = json.loads(json.dumps(data, ensure_ascii=False, default=str))
+    tokens = {key: secrets.token_hex(16) for key in ("__object_id__", *data_sql)}
+    now = timezone.now()
+    payload = _payload(now, actor_name, action, object_type, tokens["__object_id__"],
+                       {**data, **{key: tokens[key] for key in data_sql}})
+    filled, params = "%s", [payload]
+    for key, expr in (("__object_id__", object_id_sql), *data_sql.items()):
+        filled, params = f"replace({filled}, %s, ({expr})::text)", [*params, tokens[key]]
+    merged = " || ".join(["%s::jsonb", *(f"jsonb_build_object(%s, ({expr})::text)" for expr in data_sql.values())])
+    merged_params = [json.dumps(data, ensure_ascii=False)] + [key for key in data_sql]
+    return [
+        (f"ap AS (SELECT {filled} AS payload, {merged} AS data, ({object_id_sql})::text AS object_id FROM {source})",
+         params + merged_params),
+        (f"ah AS (UPDATE {_HEAD} h SET prev = h.hash, hash = encode(sha256(convert_to(h.hash || ap.payload, 'UTF8')), 'hex') "
+         "FROM ap WHERE h.id = 1 RETURNING h.prev, h.hash)", []),
+        (f"ae AS (INSERT INTO {_ENTRY} (created_at, actor, action, object_type, object_id, data, prev_hash, hash, scheme) "
+         "SELECT %s, %s, %s, %s, ap.object_id, ap.data, (SELECT prev FROM ah), (SELECT hash FROM ah), 2 FROM ap RETURNING id)",
+         [now, actor_name, action, object_type]),
+    ]
+
+
+def ensure_head() -> None:
+    """The head row, where it went missing (a test database flushed, a data-only restore): at the
+    newest entry, so the chain goes on from there."""
+    with connection.cursor() as cur:
+        cur.execute(f"INSERT INTO {_HEAD} (id, prev, hash) SELECT 1, %s, coalesce(({_LAST}), %s) ON CONFLICT (id) DO NOTHING",
+                    [GENESIS, GENESIS])
 
 
 def record(action: str, *, actor="", obj=None, object_type: str = "", object_id="", data: dict | None = None) -> AuditEntry:
@@ -70,6 +113,9 @@ def record(action: str, *, actor="", obj=None, object_type: str = "", object_id=
         else:  # SQLite: the IMMEDIATE transaction already holds the database's write lock
             cur.execute(f"SELECT hash FROM {_HEAD} WHERE id = 1")
             head = cur.fetchone()
+            if head is None:
+                cur.execute(_LAST)
+                head = cur.fetchone()
             entry.prev_hash = head[0] if head else GENESIS
             entry.hash = digest(entry.prev_hash, payload)
             entry.save()
