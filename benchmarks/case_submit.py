@@ -5,10 +5,15 @@ names, starts gunicorn on 127.0.0.1 with W workers, and lets 16 concurrent clien
 /api/v1/cases for D seconds, each request with its own Idempotency-Key; a tenth of the requests
 are retried with the same key (as a client does after a time-out) and must not create a second
 case. Then it inserts the same number of rows with plain SQL in one transaction per row, for
-reference. Last line:
+reference. The line before the last gives the machine's CPU while the clients ran (busy, idle and
+stolen cores; CPU milliseconds per case, all processes). Last line:
 `cases_per_s=X errors=E duplicates=D raw_inserts_per_s=R ratio=X/R`.
 
-    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench python benchmarks/case_submit.py
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench REDIS_URL=redis://127.0.0.1:6379/9 \
+        python benchmarks/case_submit.py [--workers 5] [--seconds 20]
+
+`--profile F` samples the workers with py-spy (`pip install py-spy`) into F, for reading where
+their time goes.
 """
 
 import argparse
@@ -122,8 +127,8 @@ def main():
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=5)
-    parser.add_argument("--server", default=os.environ.get("BENCH_SERVER", ""), help="extra gunicorn arguments (experiments)")
-    parser.add_argument("--profile", default="", help="py-spy the workers into this collapsed-stack file")
+    parser.add_argument("--server", default="", help="more gunicorn arguments, e.g. \"-k gthread --threads 2\"")
+    parser.add_argument("--profile", default="", help="sample the workers' Python (holding the GIL) with py-spy into this file")
     args = parser.parse_args()
     setup()
     from bianmin.cases.models import Applicant, Case
@@ -132,9 +137,8 @@ def main():
     before = Case.objects.filter(item=item).count()
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="bianmin.settings", SECRET_KEY="benchmark-only-secret-key", DEBUG="0",
                ALLOWED_HOSTS="127.0.0.1", PYTHONPATH=str(ROOT / "src"))
-    cmd = os.environ.get("BENCH_SERVER_CMD", "").format(workers=args.workers, port=PORT).split() or [
-        sys.executable, "-m", "gunicorn", "bianmin.wsgi", "-w", str(args.workers), "-b", f"127.0.0.1:{PORT}", "--log-level", "warning", *args.server.split()]
-    server = subprocess.Popen(cmd, env=env, cwd=str(ROOT))
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "bianmin.wsgi", "-w", str(args.workers), "-b", f"127.0.0.1:{PORT}",
+                               "--log-level", "warning", *args.server.split()], env=env, cwd=str(ROOT))
     try:
         for _ in range(100):  # wait for the server
             try:

@@ -247,7 +247,13 @@ def test_submit_errors(citizen, people, item, make_item):
     assert (r.status_code, r.json()["code"]) == (404, "file_not_found")
     r = post(citizen, "/api/v1/cases", {"item_code": item.code, "materials": {"999999": {"files": []}}})
     assert (r.status_code, r.json()["code"]) == (400, "unknown_material")
-    assert not Case.objects.exists()
+    body = materials_body(item, people["citizen"])
+    first, second = list(body)[:2]
+    body[second] = {"files": body[first]["files"]}  # one file given for two materials
+    r = post(citizen, "/api/v1/cases", {"item_code": item.code, "materials": body})
+    assert (r.status_code, r.json()["code"]) == (400, "file_used_twice")
+    assert "同一个文件" in r.json()["message"]
+    assert not Case.objects.exists() and not UploadedFile.objects.filter(case_material__isnull=False).exists()
 
 
 def test_staff_cannot_apply_and_applicants_cannot_use_staff_endpoints(people, item, clerk, citizen):

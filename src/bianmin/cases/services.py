@@ -392,14 +392,14 @@ def _insert_submission(case: Case, rows, event: CaseEvent, actor, region_code: s
     its event and its audit entry in one statement (one round trip where the ORM needs eight or more;
     outside a transaction it is its own). Returns False, writing nothing, when the applicant's
     idempotency key already names a case."""
-    from bianmin.core.sql import insert_select
+    from bianmin.core.sql import fetchone_prepared, insert_select
 
     table, seq = Case._meta.db_table, Sequence._meta.db_table
     new_key = (f" WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE applicant_id = %s AND idempotency_key = %s)"
                if case.idempotency_key else "")
     # the number as next_case_number() makes it; the counter's row stays locked until commit
-    ctes = [(f"seq AS (INSERT INTO {seq} (name, value) SELECT %s, 1{new_key} ON CONFLICT (name) DO UPDATE SET value = {seq}.value + 1 "
-             "RETURNING %s || lpad(value::text, greatest(6, length(value::text)), '0') AS number)",
+    ctes = [(f"seq AS (INSERT INTO {seq} (name, value) SELECT %s::varchar, 1{new_key} ON CONFLICT (name) DO UPDATE SET value = {seq}.value + 1 "
+             "RETURNING %s::text || lpad(value::text, greatest(6, length(value::text)), '0') AS number)",
              [f"case:{region_code}:{day:%Y%m%d}", *([case.applicant_id, case.idempotency_key] if new_key else []),
               f"{region_code}-{day:%Y%m%d}-"])]
 
@@ -427,9 +427,8 @@ def _insert_submission(case: Case, rows, event: CaseEvent, actor, region_code: s
 
     def run():
         # in a caller's transaction, a savepoint: the statement may have to run again
-        with transaction.atomic() if connection.in_atomic_block else nullcontext(), connection.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchone()
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
+            return fetchone_prepared(sql, params)
 
     try:
         row = run()

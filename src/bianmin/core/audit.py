@@ -68,10 +68,10 @@ def statement_parts(action: str, *, actor, object_type: str, source: str, object
     now = timezone.now()
     payload = _payload(now, actor_name, action, object_type, tokens["__object_id__"],
                        {**data, **{key: tokens[key] for key in data_sql}})
-    filled, params = "%s", [payload]
+    filled, params = "%s::text", [payload]  # casts: the statement may be bound and prepared on the server
     for key, expr in (("__object_id__", object_id_sql), *data_sql.items()):
-        filled, params = f"replace({filled}, %s, ({expr})::text)", [*params, tokens[key]]
-    merged = " || ".join(["%s::jsonb", *(f"jsonb_build_object(%s, ({expr})::text)" for expr in data_sql.values())])
+        filled, params = f"replace({filled}, %s::text, ({expr})::text)", [*params, tokens[key]]
+    merged = " || ".join(["%s::jsonb", *(f"jsonb_build_object(%s::text, ({expr})::text)" for expr in data_sql.values())])
     merged_params = [json.dumps(data, ensure_ascii=False)] + [key for key in data_sql]
     return [
         (f"ap AS (SELECT {filled} AS payload, {merged} AS data, ({object_id_sql})::text AS object_id FROM {source})",
@@ -79,7 +79,8 @@ def statement_parts(action: str, *, actor, object_type: str, source: str, object
         (f"ah AS (UPDATE {_HEAD} h SET prev = h.hash, hash = encode(sha256(convert_to(h.hash || ap.payload, 'UTF8')), 'hex') "
          "FROM ap WHERE h.id = 1 RETURNING h.prev, h.hash)", []),
         (f"ae AS (INSERT INTO {_ENTRY} (created_at, actor, action, object_type, object_id, data, prev_hash, hash, scheme) "
-         "SELECT %s, %s, %s, %s, ap.object_id, ap.data, (SELECT prev FROM ah), (SELECT hash FROM ah), 2 FROM ap RETURNING id)",
+         "SELECT %s::timestamptz, %s::varchar, %s::varchar, %s::varchar, ap.object_id, ap.data, (SELECT prev FROM ah), "
+         "(SELECT hash FROM ah), 2 FROM ap RETURNING id)",
          [now, actor_name, action, object_type]),
     ]
 

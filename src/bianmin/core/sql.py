@@ -5,9 +5,11 @@ typed parameter."""
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 
-from django.db import connections, models
+from django.conf import settings
+from django.db import connection, connections, models
 
 
 @lru_cache(maxsize=256)
@@ -48,3 +50,34 @@ def insert_select(instances: list[models.Model], *, source: str = "", exprs: dic
     keep = [i for i, f in enumerate(fields) if not f.null or any(row[i] is not None for row in values)]
     sql = _template(model, tuple(sorted(exprs.items())), tuple(fields[i].name for i in keep), len(instances), source, returning)
     return sql, [row[i] for row in values for i in keep]
+
+
+@lru_cache(maxsize=1)
+def _prepared_cursor_class():
+    import psycopg  # only with PostgreSQL
+
+    class Prepared(psycopg.Cursor):  # server-side binding; prepared when the setting says so
+        def execute(self, query, params=None, **kwargs):
+            return super().execute(query, params, prepare=settings.PG_PREPARED_STATEMENTS, **kwargs)
+
+    return Prepared
+
+
+def fetchone_prepared(sql: str, params: list):
+    """Run one statement and return its first row. On PostgreSQL the statement is bound on the server
+    and prepared there once per connection (PG_PREPARED_STATEMENTS), for the statements of a hot path
+    whose text repeats: parsing and planning a statement of several CTEs cost more than running it.
+    Every parameter needs a type from its context or a cast (`%s::text`): the server sees no literals."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchone()
+    connection.ensure_connection()
+    started = time.monotonic()
+    try:
+        with connection.wrap_database_errors, _prepared_cursor_class()(connection.connection) as cur:  # Django's error classes
+            cur.execute(sql, params)
+            return cur.fetchone()
+    finally:
+        if connection.queries_logged:  # Django's query log (tests, DEBUG) with the statement as written
+            connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
