@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -60,8 +61,6 @@ def statement_parts(action: str, *, actor, object_type: str, source: str, object
     `data_sql` are SQL over `source`. They must be text that JSON writes as it is (ids, case numbers):
     the payload is hashed with random tokens in their place, which the statement replaces. If the head
     row is missing the statement fails on prev_hash (NOT NULL): call `ensure_head()` and run it again."""
-    import secrets
-
     actor_name = getattr(actor, "username", None) or str(actor or "")
     data = json.loads(json.dumps(data, ensure_ascii=False, default=str))
     tokens = {key: secrets.token_hex(16) for key in ("__object_id__", *data_sql)}
