@@ -151,6 +151,11 @@ _TAKE_NUMBER = (f"INSERT INTO {Sequence._meta.db_table} (name, value) VALUES (%s
                 f"ON CONFLICT (name) DO UPDATE SET value = {Sequence._meta.db_table}.value + 1 RETURNING value")
 
 
+def _number_sql(value: str) -> str:
+    """next_case_number()'s format in SQL: the prefix (a parameter) and the counter, six digits at least."""
+    return f"%s::text || lpad({value}::text, greatest(6, length({value}::text)), '0')"
+
+
 def next_case_number(region_code: str, day: date) -> str:
     """4408xx-YYYYMMDD-NNNNNN: unique under concurrency (one atomic upsert per number)."""
     with connection.cursor() as cur:
@@ -171,7 +176,7 @@ def _number_case(case: Case, region_code: str, day: date) -> None:
     with connection.cursor() as cur:
         cur.execute(
             f"WITH seq AS ({_TAKE_NUMBER}) UPDATE {table} "
-            "SET number = %s || lpad(seq.value::text, greatest(6, length(seq.value::text)), '0'), commitment = %s "
+            f"SET number = {_number_sql('seq.value')}, commitment = %s "
             f"FROM seq WHERE {table}.id = %s RETURNING {table}.number",
             [f"case:{region_code}:{day:%Y%m%d}", f"{region_code}-{day:%Y%m%d}-", case.commitment, case.pk],
         )
@@ -399,7 +404,7 @@ def _insert_submission(case: Case, rows, event: CaseEvent, actor, region_code: s
                if case.idempotency_key else "")
     # the number as next_case_number() makes it; the counter's row stays locked until commit
     ctes = [(f"seq AS (INSERT INTO {seq} (name, value) SELECT %s::varchar, 1{new_key} ON CONFLICT (name) DO UPDATE SET value = {seq}.value + 1 "
-             "RETURNING %s::text || lpad(value::text, greatest(6, length(value::text)), '0') AS number)",
+             f"RETURNING {_number_sql('value')} AS number)",
              [f"case:{region_code}:{day:%Y%m%d}", *([case.applicant_id, case.idempotency_key] if new_key else []),
               f"{region_code}-{day:%Y%m%d}-"])]
 
