@@ -125,17 +125,17 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Storage is SSD everywhere we run; the default random_page_cost (4, for spinning disks) makes the
-    # planner skip the catalog's GIN search index for common words. PG_OPTIONS overrides.
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = os.environ.get("PG_OPTIONS", "-c random_page_cost=1.1")
 # The few statements run on every request of a hot path (submitting a case: core.sql.fetchone_prepared)
 # are prepared on the server once per connection: parsing and planning them cost more than running
 # them. Set 0 behind a connection pooler that cannot carry prepared statements (PgBouncer in
 # transaction mode before 1.21). psycopg prepares nothing else: Django binds on the client.
 PG_PREPARED_STATEMENTS = os.environ.get("PG_PREPARED_STATEMENTS", "1") != "0"
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and PG_PREPARED_STATEMENTS:
-    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 2**31 - 1  # only those asked for; None would refuse them too
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Storage is SSD everywhere we run; the default random_page_cost (4, for spinning disks) makes the
+    # planner skip the catalog's GIN search index for common words. PG_OPTIONS overrides.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = os.environ.get("PG_OPTIONS", "-c random_page_cost=1.1")
+    if PG_PREPARED_STATEMENTS:  # only the statements asked for; None would refuse those too
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 2**31 - 1
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers go on while one writer writes; IMMEDIATE takes the write lock up front
     # so two writers queue on busy_timeout instead of failing with "database is locked".

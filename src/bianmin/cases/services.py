@@ -466,9 +466,9 @@ def submit_application(applicant: Applicant, item: ServiceItem, *, actor, channe
 
 
 def _submit(applicant, item, *, actor, channel, form_data, materials, idempotency_key, draft, hall, window, in_one_statement) -> Case:
-    # otherwise the key is looked up first (the common case is a new key: ask for the id only)
-    if idempotency_key and not in_one_statement and Case.objects.filter(applicant=applicant, idempotency_key=idempotency_key).exists():
-        return _replay(applicant, idempotency_key, item)
+    # outside the one statement the key is looked up first
+    if idempotency_key and not in_one_statement and (replay := _replay(applicant, idempotency_key, item)):
+        return replay
     try:
         if channel not in Channel.values:
             raise ValidationError("申请渠道无效", code="invalid_channel", field="channel")
