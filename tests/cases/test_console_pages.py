@@ -10,7 +10,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from bianmin.cases import clock, services
+from bianmin.cases import clock, console_views, services
 from bianmin.cases.models import Applicant, Case, CaseMaterial, CaseStatus, ReviewTask, SupervisionHandover
 from bianmin.catalog.models import RouteStep
 from bianmin.core.identities import resident_id_with_check
@@ -94,7 +94,7 @@ def test_window_flow_register_accept_review_decide_deliver(client, actors, item,
     html = reviewer.get(f"{BASE}tasks/").content.decode()
     assert case.number in html and "2026-11-09" in html
     task = case.tasks.get()
-    assert act(reviewer, case, "complete", task=task.pk, opinion="材料齐全,符合条件").status_code == 302
+    assert act(reviewer, case, "complete_task", task=task.pk, opinion="材料齐全,符合条件").status_code == 302
 
     approver = as_user(Client(), actors["approver"].user)
     decide = case.tasks.get(state="active")
@@ -138,17 +138,17 @@ def test_supplement_is_told_once_then_409(client, actors, item):
     case = online(actors, item)
     clerk = as_user(client, actors["clerk"].user)
     licence = case.materials.get(name="营业执照")
-    assert act(clerk, case, "supplement", missing=[licence.pk], note="营业执照已过期").status_code == 302
+    assert act(clerk, case, "request_supplement", missing=[licence.pk], note="营业执照已过期").status_code == 302
     case = reload(case)
     assert case.status == CaseStatus.SUPPLEMENT and case.materials.get(pk=licence.pk).state == CaseMaterial.State.MISSING
     html = clerk.get(f"{BASE}{case.number}/").content.decode()
-    assert 'id="act-supplement_received"' in html and "营业执照已过期" in html
+    assert 'id="act-submit_supplement"' in html and "营业执照已过期" in html
     assert case.number in clerk.get(f"{BASE}queue/").content.decode()  # still waiting in the queue
-    assert act(clerk, case, "supplement_received", **{f"received_{licence.pk}": "1"}).status_code == 302
+    assert act(clerk, case, "submit_supplement", **{f"received_{licence.pk}": "1"}).status_code == 302
     case = reload(case)
     assert case.status == CaseStatus.SUBMITTED
-    assert 'id="act-supplement"' not in clerk.get(f"{BASE}{case.number}/").content.decode()  # not offered again
-    r = act(clerk, case, "supplement", missing=[licence.pk])
+    assert 'id="act-request_supplement"' not in clerk.get(f"{BASE}{case.number}/").content.decode()  # not offered again
+    r = act(clerk, case, "request_supplement", missing=[licence.pk])
     html = r.content.decode()
     assert r.status_code == 409 and 'role="alert"' in html and "已一次性告知补正内容,不得再次要求补正" in html
     assert reload(case).status == CaseStatus.SUBMITTED
@@ -156,7 +156,7 @@ def test_supplement_is_told_once_then_409(client, actors, item):
 
 def test_supplement_needs_a_ticked_material(client, actors, item):
     case = online(actors, item)
-    r = act(as_user(client, actors["clerk"].user), case, "supplement", note="缺材料")
+    r = act(as_user(client, actors["clerk"].user), case, "request_supplement", note="缺材料")
     assert r.status_code == 400 and "请勾选需要补正的全部材料" in r.content.decode()
     assert reload(case).status == CaseStatus.SUBMITTED
 
@@ -168,9 +168,9 @@ def test_accept_with_pending_materials(client, actors, item):
     licence = case.materials.get(name="营业执照")
     html = clerk.get(f"{BASE}{case.number}/").content.decode()
     assert f'id="pending-{pending.pk}"' in html and f'id="pending-{licence.pk}"' not in html  # only those allowed are offered
-    r = act(clerk, case, "accept_pending", pending=[licence.pk])
+    r = act(clerk, case, "accept_with_pending", pending=[licence.pk])
     assert r.status_code == 400 and "以下材料不能容缺后补:营业执照" in r.content.decode()
-    assert act(clerk, case, "accept_pending", pending=[pending.pk]).status_code == 302
+    assert act(clerk, case, "accept_with_pending", pending=[pending.pk]).status_code == 302
     case = reload(case)
     assert case.status == CaseStatus.IN_REVIEW and case.materials.get(pk=pending.pk).state == CaseMaterial.State.PENDING
     html = clerk.get(f"{BASE}{case.number}/").content.decode()
@@ -194,8 +194,8 @@ def test_immediate_item_in_one_click(client, actors, make_item):
     clerk = as_user(client, actors["clerk"].user)
     html = clerk.get(f"{BASE}queue/").content.decode()
     assert case.number in html and "即办件" in html
-    assert 'id="act-immediate"' in clerk.get(f"{BASE}{case.number}/").content.decode()
-    r = act(clerk, case, "immediate")
+    assert 'id="act-handle_immediately"' in clerk.get(f"{BASE}{case.number}/").content.decode()
+    r = act(clerk, case, "handle_immediately")
     assert r.status_code == 302
     case = reload(case)
     assert case.status == CaseStatus.DELIVERED and case.accepted_on == case.decided_on
@@ -214,16 +214,16 @@ def test_parallel_review_with_two_departments(client, actors, item, departments)
     police = as_user(Client(), actors["police_reviewer"].user)
     html = reviewer.get(f"{BASE}{case.number}/").content.decode()
     assert "并联审批" in html and "公安会签" in html
-    assert f'id="act-complete-{market_task.pk}"' in html and f'id="act-complete-{police_task.pk}"' not in html
+    assert f'id="act-complete_task-{market_task.pk}"' in html and f'id="act-complete_task-{police_task.pk}"' not in html
     assert case.number in police.get(f"{BASE}tasks/").content.decode()
     # the market reviewer cannot complete the police task, even by posting its id
-    r = act(reviewer, case, "complete", task=police_task.pk, opinion="同意")
+    r = act(reviewer, case, "complete_task", task=police_task.pk, opinion="同意")
     assert r.status_code == 404 and "找不到该审查任务" in r.content.decode()
-    assert act(reviewer, case, "complete", task=market_task.pk, opinion="同意").status_code == 302
+    assert act(reviewer, case, "complete_task", task=market_task.pk, opinion="同意").status_code == 302
     assert not case.tasks.filter(role="approver").exists()
     police_page = police.get(f"{BASE}{case.number}/")
-    assert police_page.status_code == 200 and f'id="act-complete-{police_task.pk}"' in police_page.content.decode()
-    assert act(police, case, "complete", task=police_task.pk, opinion="无违法犯罪记录,同意").status_code == 302
+    assert police_page.status_code == 200 and f'id="act-complete_task-{police_task.pk}"' in police_page.content.decode()
+    assert act(police, case, "complete_task", task=police_task.pk, opinion="无违法犯罪记录,同意").status_code == 302
     assert case.tasks.filter(role="approver", state="active").count() == 1
 
 
@@ -231,14 +231,14 @@ def test_return_to_the_previous_stage(client, actors, item):
     case = accepted(actors, item)
     reviewer = as_user(client, actors["reviewer"].user)
     first = case.tasks.get()
-    r = act(reviewer, case, "return", task=first.pk, reason="首环节")
+    r = act(reviewer, case, "return_task", task=first.pk, reason="首环节")
     assert r.status_code == 409 and "这是第一个环节,不能再退回" in r.content.decode()
-    act(reviewer, case, "complete", task=first.pk, opinion="同意")
+    act(reviewer, case, "complete_task", task=first.pk, opinion="同意")
     approver = as_user(Client(), actors["approver"].user)
     decide = case.tasks.get(state="active")
-    r = act(approver, case, "return", task=decide.pk, reason="")
+    r = act(approver, case, "return_task", task=decide.pk, reason="")
     assert r.status_code == 400 and "退回须说明理由" in r.content.decode()
-    assert act(approver, case, "return", task=decide.pk, reason="现场核查记录缺页").status_code == 302
+    assert act(approver, case, "return_task", task=decide.pk, reason="现场核查记录缺页").status_code == 302
     assert list(case.tasks.filter(state="active").values_list("role", flat=True)) == ["reviewer"]
     assert "现场核查记录缺页" in reviewer.get(f"{BASE}{case.number}/").content.decode()
 
@@ -294,11 +294,11 @@ def test_extension_needs_the_approver(client, actors, item, monkeypatch):
 def test_visits_flag(client, actors, item):
     case = online(actors, item)
     clerk = as_user(client, actors["clerk"].user)
-    assert act(clerk, case, "visit", purpose="提交材料").status_code == 302
+    assert act(clerk, case, "record_visit", purpose="提交材料").status_code == 302
     assert "超过承诺跑动次数" not in clerk.get(f"{BASE}{case.number}/").content.decode()
-    r = act(clerk, case, "visit", purpose="")
+    r = act(clerk, case, "record_visit", purpose="")
     assert r.status_code == 400 and "请填写到访事由" in r.content.decode()
-    assert act(clerk, case, "visit", purpose="补交材料").status_code == 302
+    assert act(clerk, case, "record_visit", purpose="补交材料").status_code == 302
     html = clerk.get(f"{BASE}{case.number}/").content.decode()
     assert 'class="badge badge-flag">超过承诺跑动次数' in html and "已跑动 <strong>2</strong> 次" in html
 
@@ -495,8 +495,8 @@ def test_supplement_received_as_a_scan(client, actors, item, settings, tmp_path)
     case = online(actors, item)
     clerk = as_user(client, actors["clerk"].user)
     licence = case.materials.get(name="营业执照")
-    act(clerk, case, "supplement", missing=[licence.pk], note="营业执照已过期")
-    r = clerk.post(f"{BASE}{case.number}/supplement_received/", {f"scan_{licence.pk}": SimpleUploadedFile("执照.png", PNG)})
+    act(clerk, case, "request_supplement", missing=[licence.pk], note="营业执照已过期")
+    r = clerk.post(f"{BASE}{case.number}/submit_supplement/", {f"scan_{licence.pk}": SimpleUploadedFile("执照.png", PNG)})
     assert r.status_code == 302
     assert reload(case).status == CaseStatus.SUBMITTED
     assert licence.files.get().original_name == "执照.png"
@@ -510,8 +510,7 @@ def test_tampered_forms_never_answer_5xx(actors, item, status):
                "purpose": "", "received_1": "1"}
     for who in ("clerk", "reviewer", "approver"):
         c = as_user(Client(), actors[who].user)
-        for action in ("accept", "accept_pending", "reject", "supplement", "immediate", "supplement_received",
-                       "receive_pending", "complete", "return", "suspend", "resume", "extend", "decide", "deliver", "visit"):
+        for action in console_views.CONSOLE_ACTIONS:
             r = c.post(f"{BASE}{case.number}/{action}/", garbage)
             assert r.status_code in (302, 400, 403, 404, 409), (who, action, r.status_code)
     assert as_user(Client(), actors["supervisor"].user).get(BASE, {"department": "x", "page": "-3"}).status_code == 400

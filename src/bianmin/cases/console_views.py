@@ -182,35 +182,30 @@ def _stages(case: Case) -> list[dict]:
     return out
 
 
+class _Viewer:
+    """What the offers of one page are worked out from: who is looking at which case."""
+
+    def __init__(self, staff, case: Case):
+        self.staff, self.case, self.status = staff, case, case.status
+        self.clerk = staff.role in CLERK_ROLES and services.can_accept(staff, case)
+        self.own_dept = staff.role in TASK_ROLES and staff.department_id == case.department_id
+        self.materials = list(case.materials.all())
+        self.pending_choices = [cm for cm in self.materials if cm.material_id and cm.material and cm.material.pending_allowed
+                                and cm.state != CaseMaterial.State.MISSING]
+        self.tasks = [t for t in case.tasks.all() if t.state == ReviewTask.State.ACTIVE and t.department_id == staff.department_id
+                      and t.role == staff.role and staff.role in TASK_ROLES]
+
+    def may(self, name: str) -> bool:
+        """The case's status allows the action (`TRANSITIONS`) and the viewer's role is among its doers."""
+        action = services.ACTIONS[name]
+        return self.status in services.TRANSITIONS[name] and self.staff.role in action.who
+
+
 def _offers(staff, case: Case) -> dict:
-    """Which forms to show. A convenience only: the service called on POST is the judge."""
-    status = case.status
-    T = services.TRANSITIONS
-    clerk = staff.role in CLERK_ROLES and services.can_accept(staff, case)
-    own_dept = staff.role in TASK_ROLES and staff.department_id == case.department_id
-    materials = list(case.materials.all())
-    pending_allowed = [cm for cm in materials if cm.material_id and cm.material and cm.material.pending_allowed
-                       and cm.state != CaseMaterial.State.MISSING]
-    my_tasks = [t for t in case.tasks.all() if t.state == ReviewTask.State.ACTIVE and t.department_id == staff.department_id
-                and t.role == staff.role and staff.role in TASK_ROLES]
-    return {
-        "accept": clerk and status in T["accept"],
-        "accept_pending": clerk and status in T["accept_with_pending"] and bool(pending_allowed),
-        "pending_choices": pending_allowed,
-        "reject": clerk and status in T["reject"],
-        "supplement": ((clerk and status == CaseStatus.SUBMITTED and case.supplement_requests < 1)
-                       or (own_dept and status == CaseStatus.IN_REVIEW and not any(s.kind == "supplement" for s in case.stops.all()))),
-        "immediate": clerk and status in T["handle_immediately"] and case.item.is_immediate,
-        "supplement_received": clerk and status in T["submit_supplement"],
-        "receive_pending": (clerk or own_dept) and status in T["receive_pending"]
-                           and any(cm.state == CaseMaterial.State.PENDING for cm in materials),
-        "suspend": own_dept and status in T["suspend"],
-        "resume": own_dept and status in T["resume"],
-        "extend": own_dept and status in T["extend"] and (staff.role == Role.APPROVER or staff.is_head),
-        "deliver": (clerk or own_dept) and status in T["deliver"],
-        "visit": staff.hall_id is not None and staff.role != Role.SUPERVISOR and status in T["record_visit"],
-        "tasks": my_tasks,
-    }
+    """Which forms to show, by action name. A convenience only: the service called on POST is the judge."""
+    v = _Viewer(staff, case)
+    offers = {name: bool(entry.offered(v)) for name, entry in CONSOLE_ACTIONS.items()}
+    return {**offers, "pending_choices": v.pending_choices, "tasks": v.tasks}
 
 
 def _render_case(request, case: Case, *, status=200, error=None, values=None):
@@ -259,88 +254,108 @@ def _task_of(case: Case, value) -> ReviewTask:
     return task
 
 
-def _act(request, case: Case, action: str):
-    """Run one action; returns the success message. Raises DomainError."""
-    actor, post = request.user, request.POST
-    text = lambda name: (post.get(name) or "").strip()  # noqa: E731
-    if action == "accept":
-        services.accept_case(case, actor=actor)
-        return "已受理,办件进入审查环节"
-    if action == "accept_pending":
-        ids = int_list(post.getlist("pending"), "pending")
-        if not ids:
-            raise ValidationError("请勾选容缺后补的材料", code="pending_required", field="pending")
-        services.accept_case(case, actor=actor, pending_material_ids=ids)
-        return "已容缺受理,请提醒申请人按时补齐材料"
-    if action == "reject":
-        services.reject_case(case, actor=actor, reason=text("reason"))
-        return "已作出不予受理决定"
-    if action == "supplement":
-        services.request_supplement(case, actor=actor, missing_ids=int_list(post.getlist("missing"), "missing"), note=text("note")[:300])
-        return "已一次性告知申请人需要补正的材料,计时暂停"
-    if action == "immediate":
-        services.handle_immediately(case, actor=actor)
-        return "即办件已当场办结并出件"
-    if action == "supplement_received":
-        missing = [cm for cm in case.materials.all() if cm.state == CaseMaterial.State.MISSING]
-        given, stored = {}, []
-        try:
-            with transaction.atomic():
-                for cm in missing:
-                    upload = request.FILES.get(f"scan_{cm.pk}")
-                    if upload is not None:
-                        stored.append(files.store_upload(case.applicant, upload, actor=actor))
-                        given[cm.pk] = [stored[-1].pk]
-                    elif post.get(f"received_{cm.pk}"):
-                        given[cm.pk] = ["at_window"]
-                services.submit_supplement(case, actor=actor, files=given)
-        except DomainError:
-            files.discard(stored)
-            raise
-        return "补正材料已收讫"
-    if action == "receive_pending":
-        services.receive_pending_material(case, actor=actor, case_material_id=int_or_none(post.get("material")))
-        return "容缺材料已补齐"
-    if action == "complete":
-        services.complete_task(_task_of(case, post.get("task")), actor=actor, opinion=text("opinion"))
-        return "审查意见已提交"
-    if action == "return":
-        services.return_task(_task_of(case, post.get("task")), actor=actor, reason=text("reason"))
-        return "已退回上一环节"
-    if action == "suspend":
-        services.suspend_case(case, actor=actor, kind=text("kind"), reason=text("reason"),
-                              planned_days=int_or_none(post.get("planned_days")))
-        return "已启动特别程序,计时暂停"
-    if action == "resume":
-        services.resume_case(case, actor=actor)
-        return "已恢复计时"
-    if action == "extend":
-        services.extend_deadline(case, actor=actor, days=int_or_none(post.get("days")), reason=text("reason"))
-        return "已延长办理时限"
-    if action == "decide":
-        approved = post.get("approved")
-        if approved not in ("yes", "no"):
-            raise ValidationError("请选择准予或不予", code="decision_required", field="approved")
-        services.decide_case(case, actor=actor, approved=approved == "yes", reasons=text("reasons"))
-        return "已作出准予决定" if approved == "yes" else "已作出不予决定"
-    if action == "deliver":
-        services.deliver_result(case, actor=actor, method=text("method"), address=text("address"),
-                                tracking_number=text("tracking_number"))
-        return "已送达办理结果"
-    if action == "visit":
-        services.record_visit(case, actor=actor, purpose=text("purpose"))
-        return "已登记跑动"
-    raise Http404("没有该操作")
+# ------------------------------------------------------------------ the console's case actions (T12, T13)
+# One table, keyed by the `TRANSITIONS` names that the services, the API table (`services.ACTIONS`)
+# and the URLs use: for each action the form's parsing (request -> the service's arguments), the
+# message on success and when the page offers it. The service and its label come from
+# `services.ACTIONS`; `_act` dispatches through here.
+
+def _text(request, name: str) -> str:
+    return (request.POST.get(name) or "").strip()
 
 
-ACTIONS = ("accept", "accept_pending", "reject", "supplement", "immediate", "supplement_received", "receive_pending",
-           "complete", "return", "suspend", "resume", "extend", "decide", "deliver", "visit")
+def _parse_pending(request, case):
+    ids = int_list(request.POST.getlist("pending"), "pending")
+    if not ids:
+        raise ValidationError("请勾选容缺后补的材料", code="pending_required", field="pending")
+    return {"case": case, "pending_material_ids": ids}
+
+
+def _parse_supplement_received(request, case):
+    missing = [cm for cm in case.materials.all() if cm.state == CaseMaterial.State.MISSING]
+    uploads = {cm.pk: [request.FILES[f"scan_{cm.pk}"]] for cm in missing if request.FILES.get(f"scan_{cm.pk}") is not None}
+    at_window = [cm.pk for cm in missing if cm.pk not in uploads and request.POST.get(f"received_{cm.pk}")]
+    return {"case": case, "uploads": uploads, "at_window": at_window}
+
+
+def _parse_decide(request, case):
+    approved = request.POST.get("approved")
+    if approved not in ("yes", "no"):
+        raise ValidationError("请选择准予或不予", code="decision_required", field="approved")
+    return {"case": case, "approved": approved == "yes", "reasons": _text(request, "reasons")}
+
+
+class ConsoleAction:
+    __slots__ = ("parse", "done", "offered")
+
+    def __init__(self, parse, done, offered):
+        self.parse, self.done, self.offered = parse, done, offered
+
+
+def _supplement_offered(v: _Viewer) -> bool:
+    """补正 is told once per phase: before acceptance by the window, during review by the department."""
+    if not v.may("request_supplement"):
+        return False
+    if v.status == CaseStatus.SUBMITTED:
+        return v.clerk and v.case.supplement_requests < 1
+    return v.own_dept and v.status == CaseStatus.IN_REVIEW and not any(s.kind == "supplement" for s in v.case.stops.all())
+
+
+CONSOLE_ACTIONS: dict[str, ConsoleAction] = {
+    "handle_immediately": ConsoleAction(
+        lambda r, c: {"case": c}, "即办件已当场办结并出件",
+        lambda v: v.clerk and v.may("handle_immediately") and v.case.item.is_immediate),
+    "accept": ConsoleAction(lambda r, c: {"case": c}, "已受理,办件进入审查环节", lambda v: v.clerk and v.may("accept")),
+    "accept_with_pending": ConsoleAction(
+        _parse_pending, "已容缺受理,请提醒申请人按时补齐材料",
+        lambda v: v.clerk and v.may("accept_with_pending") and bool(v.pending_choices)),
+    "reject": ConsoleAction(lambda r, c: {"case": c, "reason": _text(r, "reason")}, "已作出不予受理决定",
+                            lambda v: v.clerk and v.may("reject")),
+    "request_supplement": ConsoleAction(
+        lambda r, c: {"case": c, "missing_ids": int_list(r.POST.getlist("missing"), "missing"), "note": _text(r, "note")[:300]},
+        "已一次性告知申请人需要补正的材料,计时暂停", _supplement_offered),
+    "submit_supplement": ConsoleAction(_parse_supplement_received, "补正材料已收讫",
+                                       lambda v: v.clerk and v.may("submit_supplement")),
+    "receive_pending": ConsoleAction(
+        lambda r, c: {"case": c, "case_material_id": int_or_none(r.POST.get("material"))}, "容缺材料已补齐",
+        lambda v: (v.clerk or v.own_dept) and v.may("receive_pending")
+        and any(cm.state == CaseMaterial.State.PENDING for cm in v.materials)),
+    "complete_task": ConsoleAction(
+        lambda r, c: {"task": _task_of(c, r.POST.get("task")), "opinion": _text(r, "opinion")}, "审查意见已提交",
+        lambda v: bool(v.tasks) and v.may("complete_task")),
+    "return_task": ConsoleAction(
+        lambda r, c: {"task": _task_of(c, r.POST.get("task")), "reason": _text(r, "reason")}, "已退回上一环节",
+        lambda v: bool(v.tasks) and v.may("return_task")),
+    "suspend": ConsoleAction(
+        lambda r, c: {"case": c, "kind": _text(r, "kind"), "reason": _text(r, "reason"),
+                      "planned_days": int_or_none(r.POST.get("planned_days"))},
+        "已启动特别程序,计时暂停", lambda v: v.own_dept and v.may("suspend")),
+    "resume": ConsoleAction(lambda r, c: {"case": c}, "已恢复计时", lambda v: v.own_dept and v.may("resume")),
+    "extend": ConsoleAction(
+        lambda r, c: {"case": c, "days": int_or_none(r.POST.get("days")), "reason": _text(r, "reason")}, "已延长办理时限",
+        lambda v: v.own_dept and v.may("extend") and (v.staff.role == Role.APPROVER or v.staff.is_head)),
+    "decide": ConsoleAction(_parse_decide, lambda kw: "已作出准予决定" if kw["approved"] else "已作出不予决定",
+                            lambda v: any(t.role == Role.APPROVER for t in v.tasks) and v.may("decide")),
+    "deliver": ConsoleAction(
+        lambda r, c: {"case": c, "method": _text(r, "method"), "address": _text(r, "address"),
+                      "tracking_number": _text(r, "tracking_number")},
+        "已送达办理结果", lambda v: (v.clerk or v.own_dept) and v.may("deliver")),
+    "record_visit": ConsoleAction(lambda r, c: {"case": c, "purpose": _text(r, "purpose")}, "已登记跑动",
+                                  lambda v: v.staff.hall_id is not None and v.may("record_visit")),
+}
+
+def _act(request, case: Case, name: str) -> str:
+    """Run one action of the table; returns the success message. Raises DomainError."""
+    entry = CONSOLE_ACTIONS[name]
+    kwargs = entry.parse(request, case)
+    services.ACTIONS[name].service(**kwargs, actor=request.user)
+    return entry.done(kwargs) if callable(entry.done) else entry.done
 
 
 @staff_console()
 @require_POST
 def case_action(request, number, action):
-    if action not in ACTIONS:
+    if action not in CONSOLE_ACTIONS:
         raise Http404("没有该操作")
     case = _case(request, number)
     try:

@@ -971,3 +971,125 @@ def claim_handover(handover: SupervisionHandover, *, actor, feedback: str = "") 
     handover.save()
     _event(handover.case, "handover_claimed", actor, handover.case.status, f"{staff.department.name}认领审批结果")
     return handover
+
+
+# =============================================================================
+# Writes that views used to make themselves (issue 10.3), and the table of case actions that the
+# console and the API dispatch through (issue 10.7). Kept apart from the submission functions above.
+# =============================================================================
+
+from . import files as _files  # noqa: E402  (imported here to keep this block apart)
+from .models import Message  # noqa: E402
+
+
+@transaction.atomic
+def mark_messages_read(*, recipient, message_ids) -> int:
+    """The inbox page shown: the recipient's unread messages among `message_ids` are read now.
+    Returns how many changed; another user's ids change nothing."""
+    ids = sorted({i for i in message_ids if isinstance(i, int) and not isinstance(i, bool)})
+    if not ids:
+        return 0
+    changed = list(Message.objects.select_for_update().filter(pk__in=ids, recipient=recipient, read_at__isnull=True)
+                   .values_list("pk", flat=True))
+    if not changed:
+        return 0
+    Message.objects.filter(pk__in=changed).update(read_at=_now())
+    audit.record("message.read", actor=recipient, object_type="cases.message", object_id=changed[0],
+                 data={"messages": changed})
+    return len(changed)
+
+
+@transaction.atomic
+def mark_message_read(*, recipient, message_id: int) -> Message:
+    """One message read (the API): NotFound for another user's message, as for one that does not exist."""
+    message = (Message.objects.select_for_update(of=("self",)).select_related("case")
+               .filter(recipient=recipient, pk=message_id).first())
+    if message is None:
+        raise NotFound("找不到该消息", code="message_not_found")
+    if message.read_at is None:
+        message.read_at = _now()
+        message.save(update_fields=["read_at"])
+        audit.record("message.read", actor=recipient, obj=message, data={"messages": [message.pk]})
+    return message
+
+
+def _stored_uploads(case: Case, uploads, *, actor, field: str, stored: list) -> list[int]:
+    ids = []
+    for f in uploads:
+        try:
+            record = _files.store_upload(case.applicant, f, actor=actor)
+        except DomainError as exc:
+            exc.field = field
+            raise
+        stored.append(record)
+        ids.append(record.pk)
+    return ids
+
+
+def supplement_with_uploads(*, case: Case, actor, uploads: dict, at_window=()) -> Case:
+    """补正 with the files in hand: `uploads` {case material id: [uploaded files]} are stored and the
+    supplement submitted in one transaction (`at_window`: ids of originals a clerk saw). A refusal
+    stores nothing; a refused file's error names its material (`field="case_material_<id>"`)."""
+    stored: list = []
+    try:
+        with transaction.atomic():
+            given = {int(pk): _stored_uploads(case, fs, actor=actor, field=f"case_material_{pk}", stored=stored)
+                     for pk, fs in uploads.items() if fs}
+            for pk in at_window:
+                given.setdefault(int(pk), ["at_window"])
+            return submit_supplement(case, actor=actor, files=given)
+    except DomainError:
+        _files.discard(stored)
+        raise
+
+
+def receive_pending_with_uploads(*, case: Case, actor, case_material_id: int, uploads=()) -> Case:
+    """容缺后补 with the files in hand: stored and attached in one transaction, or nothing stored."""
+    stored: list = []
+    try:
+        with transaction.atomic():
+            ids = _stored_uploads(case, uploads, actor=actor, field=f"case_material_{case_material_id}", stored=stored)
+            return receive_pending_material(case, actor=actor, case_material_id=case_material_id, file_ids=ids)
+    except DomainError:
+        _files.discard(stored)
+        raise
+
+
+class Action:
+    """One business action of a case, as every channel names it: the `TRANSITIONS` key, its label, the
+    service that performs it, who may do it (the service checks; this says it for pages and docs)
+    and the public API route that maps onto it."""
+
+    __slots__ = ("name", "label", "service", "who", "api")
+
+    def __init__(self, name: str, service, who: tuple[str, ...], api: str | None):
+        self.name, self.label, self.service, self.who, self.api = name, ACTION_LABELS[name], service, who, api
+
+    def __repr__(self):
+        return f"Action({self.name!r})"
+
+
+APPLICANT = "applicant"
+_CLERK = (Role.CLERK, Role.ADMIN)
+_DEPT = (Role.REVIEWER, Role.APPROVER)
+ACTIONS: dict[str, Action] = {a.name: a for a in (
+    Action("save_draft", save_draft, (APPLICANT,), None),  # no API route yet (helper h3's draft endpoint)
+    Action("submit", submit_application, (APPLICANT, *_CLERK), "POST /cases"),
+    Action("accept", accept_case, _CLERK, "POST /staff/cases/{number}/accept"),
+    Action("accept_with_pending", accept_case, _CLERK, "POST /staff/cases/{number}/accept"),  # with pending_material_ids
+    Action("handle_immediately", handle_immediately, _CLERK, "POST /staff/cases/{number}/immediate"),
+    Action("reject", reject_case, _CLERK, "POST /staff/cases/{number}/reject"),
+    Action("request_supplement", request_supplement, (*_CLERK, *_DEPT), "POST /staff/cases/{number}/supplement-request"),
+    Action("submit_supplement", supplement_with_uploads, (APPLICANT, *_CLERK), "POST /cases/{number}/supplement"),
+    Action("complete_task", complete_task, _DEPT, "POST /staff/cases/{number}/tasks/{task_id}/complete"),
+    Action("return_task", return_task, _DEPT, "POST /staff/cases/{number}/tasks/{task_id}/return"),
+    Action("suspend", suspend_case, _DEPT, "POST /staff/cases/{number}/suspend"),
+    Action("resume", resume_case, _DEPT, "POST /staff/cases/{number}/resume"),
+    Action("extend", extend_deadline, _DEPT, "POST /staff/cases/{number}/extend"),  # approver, or a head
+    Action("receive_pending", receive_pending_with_uploads, (APPLICANT, *_CLERK, *_DEPT),
+           "POST /staff/cases/{number}/pending/{case_material_id}"),
+    Action("decide", decide_case, (Role.APPROVER,), "POST /staff/cases/{number}/decide"),
+    Action("deliver", deliver_result, (*_CLERK, *_DEPT), "POST /staff/cases/{number}/deliver"),
+    Action("withdraw", withdraw_case, (APPLICANT,), "POST /cases/{number}/withdraw"),
+    Action("record_visit", record_visit, (*_CLERK, *_DEPT), "POST /staff/cases/{number}/visits"),
+)}
