@@ -25,12 +25,18 @@ install-test: $(TEST_STAMP)
 run: $(STAMP)
 	DEBUG=1 $(BIN)/bianmin run
 
-## Debian's chromium for the browser tests (only as root, only when missing; otherwise they are skipped with a reason)
+## Debian's chromium for the browser tests and poppler-utils (pdftotext) for the tests that read PDFs
+## (only as root, only when missing; otherwise those tests are skipped with a reason)
 browser:
 	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
 		echo "安装浏览器测试所需的 chromium …"; \
 		(apt-get install -y -qq chromium fonts-noto-cjk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk >/dev/null)) \
 		|| echo "chromium 安装失败:浏览器测试将被跳过"; \
+	fi
+	@if ! command -v pdftotext >/dev/null && [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+		echo "安装读取 PDF 文字所需的 poppler-utils …"; \
+		(apt-get install -y -qq poppler-utils >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq poppler-utils >/dev/null)) \
+		|| echo "poppler-utils 安装失败:读取 PDF 文字的测试将被跳过"; \
 	fi
 
 ## make test: the whole suite on the database DATABASE_URL names (SQLite by default)

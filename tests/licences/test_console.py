@@ -1,14 +1,14 @@
 """Console pages for licences: who sees which licences, revocation, the PDF, seals, query counts."""
 
-import subprocess
-
 import pytest
 from django.test import Client
 
+from bianmin.core.models import AuditEntry
 from bianmin.licences import services
 from bianmin.licences.models import Licence, LicenceStatus, LicenceUse, Seal
 from bianmin.org.models import Role
 from tests.conftest import make_staff
+from tests.pdftext import pdf_text
 
 BASE = "/console/licences/"
 
@@ -93,6 +93,9 @@ def test_detail_shows_the_licence_and_logs_the_use(client, issued, staff):
     assert "注销证照" not in html  # a clerk may not revoke
     use = LicenceUse.objects.get(licence=licence)
     assert (use.via, use.department_id, use.user_id) == ("console", staff["market_clerk"].department_id, staff["market_clerk"].user_id)
+    entry = AuditEntry.objects.get(action="licence.use")  # the read is in the audit log too
+    assert (entry.actor, entry.object_id, entry.data["via"], entry.data["use"]) == (
+        staff["market_clerk"].user.username, str(licence.pk), "console", use.pk)
 
 
 def test_pdf_has_the_licence_text_and_verification_address(client, issued, staff):
@@ -100,7 +103,7 @@ def test_pdf_has_the_licence_text_and_verification_address(client, issued, staff
     _as(client, staff["market_clerk"].user)
     r = client.get(f"{BASE}{licence.pk}/pdf/")
     assert r.status_code == 200 and r["Content-Type"] == "application/pdf" and r.content.startswith(b"%PDF")
-    text = subprocess.run(["pdftotext", "-raw", "-", "-"], input=r.content, capture_output=True, check=True).stdout.decode()
+    text = pdf_text(r.content, "-raw")
     flat = "".join(text.split())
     assert "食品经营许可证" in flat and licence.number in flat and "湛江市市场监督管理局" in flat
     assert licence.identifier in flat

@@ -671,14 +671,7 @@ def messages(request, page: str = "1", page_size: str = "20"):
 
 @router.post("/messages/{message_id}/read", response={200: MessageOut, **ERRORS}, summary="标记消息已读")
 def read_message(request, message_id: PathId):
-    from django.utils import timezone
-
-    m = Message.objects.filter(recipient=request.auth, pk=message_id).select_related("case").first()
-    if m is None:
-        raise NotFound("找不到该消息", code="message_not_found")
-    if m.read_at is None:
-        m.read_at = timezone.now()
-        m.save(update_fields=["read_at"])
+    m = services.mark_message_read(recipient=request.auth, message_id=message_id)
     return {"id": m.pk, "kind": m.kind, "title": m.title, "body": m.body, "case_number": m.case.number if m.case_id else None,
             "created_at": m.created_at, "read": True}
 

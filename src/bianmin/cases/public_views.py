@@ -20,7 +20,6 @@ from django.db.models import Prefetch
 from django.http import FileResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -438,50 +437,40 @@ def _case_action(request, number, act):
         case = _case_or_404(request, number)
     except NotFound as exc:
         return _domain_error(request, exc)
-    stored: list = []
     try:
-        with transaction.atomic():
-            message = act(case, stored)
+        message = act(case)
     except DomainError as exc:
-        files.discard(stored)
         case = _case_or_404(request, number)
         extra = {"error": exc.message}
-        if exc.field and exc.field.startswith("cm-") and exc.field[3:].isdigit():
-            extra.update(error_cm=int(exc.field[3:]), error_cm_message=exc.message)
-        elif exc.field == "reason":
+        field = exc.field or ""
+        cm_id = field.removeprefix("case_material_") if field.startswith("case_material_") else ""
+        if cm_id.isdigit():
+            extra.update(error_cm=int(cm_id), error_cm_message=exc.message)
+        elif field == "reason":
             extra.update(reason_error=exc.message)
         return render(request, "cases/public/case.html", _case_context(request, case, **extra), status=exc.status)
     flash.success(request, message)
     return redirect("cases_public:case", number=case.number)
 
 
-def _store_all(request, case, stored, field_name, cm):
-    uploads = [f for f in request.FILES.getlist(field_name) if f is not None and f.name]
+def _uploads(request, cm) -> list:
+    """The files chosen for one material (parsing only: the service stores them)."""
+    uploads = [f for f in request.FILES.getlist(f"cm-{cm.pk}") if f is not None and f.name]
     if not uploads:
-        raise ValidationError("请选择要上传的文件", code="file_required", field=f"cm-{cm.pk}")
+        raise ValidationError("请选择要上传的文件", code="file_required", field=f"case_material_{cm.pk}")
     if len(uploads) > MAX_FILES_PER_MATERIAL:
-        raise ValidationError(f"每项材料最多 {MAX_FILES_PER_MATERIAL} 个文件", code="too_many_files", field=f"cm-{cm.pk}")
-    ids = []
-    for f in uploads:
-        try:
-            record = files.store_upload(case.applicant, f, actor=request.user)
-        except ValidationError as exc:
-            raise ValidationError(exc.message, code=exc.code, field=f"cm-{cm.pk}") from None
-        stored.append(record)
-        ids.append(record.pk)
-    return ids
+        raise ValidationError(f"每项材料最多 {MAX_FILES_PER_MATERIAL} 个文件", code="too_many_files",
+                              field=f"case_material_{cm.pk}")
+    return uploads
 
 
 @applicant_required
 @require_POST
 def supplement(request, number):
-    def act(case, stored):
+    def act(case):
         missing = [cm for cm in case.materials.all() if cm.state == CaseMaterial.State.MISSING]
-        given = {}
-        for cm in missing:
-            if request.FILES.getlist(f"cm-{cm.pk}"):
-                given[cm.pk] = _store_all(request, case, stored, f"cm-{cm.pk}", cm)
-        services.submit_supplement(case, actor=request.user, files=given)
+        uploads = {cm.pk: _uploads(request, cm) for cm in missing if request.FILES.getlist(f"cm-{cm.pk}")}
+        services.supplement_with_uploads(case=case, actor=request.user, uploads=uploads)
         return "补正材料已提交,办件继续办理。"
 
     return _case_action(request, number, act)
@@ -490,12 +479,12 @@ def supplement(request, number):
 @applicant_required
 @require_POST
 def pending_material(request, number, cm_id):
-    def act(case, stored):
+    def act(case):
         cm = next((m for m in case.materials.all() if m.pk == cm_id and m.state == CaseMaterial.State.PENDING), None)
         if cm is None:
             raise NotFound("该材料不是待补的容缺材料", code="not_pending")
-        ids = _store_all(request, case, stored, f"cm-{cm.pk}", cm)
-        services.receive_pending_material(case, actor=request.user, case_material_id=cm.pk, file_ids=ids)
+        services.receive_pending_with_uploads(case=case, actor=request.user, case_material_id=cm.pk,
+                                              uploads=_uploads(request, cm))
         return f"“{cm.name}”已补交。"
 
     return _case_action(request, number, act)
@@ -504,7 +493,7 @@ def pending_material(request, number, cm_id):
 @applicant_required
 @require_POST
 def withdraw(request, number):
-    def act(case, stored):
+    def act(case):
         form = WithdrawForm(request.POST)
         if not form.is_valid():
             raise ValidationError(form.errors["reason"][0], code="invalid_reason", field="reason")
@@ -522,8 +511,7 @@ def inbox(request):
         "id", "title", "body", "kind", "created_at", "read_at", "case__number")
     page, page_range = _paginate(request, qs)
     unread_ids = [m.pk for m in page.object_list if m.read_at is None]
-    if unread_ids:
-        Message.objects.filter(pk__in=unread_ids, recipient=request.user).update(read_at=timezone.now())
+    services.mark_messages_read(recipient=request.user, message_ids=unread_ids)  # shown, so read
     return render(request, "cases/public/messages.html", {"page": page, "page_range": page_range, "unread_ids": set(unread_ids)})
 
 

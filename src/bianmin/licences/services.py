@@ -420,3 +420,23 @@ def verification(licence: Licence, on: date | None = None) -> dict:
         "seal_version": seal.version,
         "checked_on": on,
     }
+
+
+# ----------------------------------------------------------------------------- 用证记录 (T15)
+
+@transaction.atomic
+def log_licence_use(*, licence: Licence, via: str, actor=None, department_id: int | None = None, purpose: str = "",
+                    case_number: str = "", client=None):
+    """A department, a system or a share-link visitor read someone's licence: the use the holder sees
+    on their page (`LicenceUse`), and its audit entry, together."""
+    from .models import LicenceUse
+
+    if via not in LicenceUse.Via.values:
+        raise ValidationError("用证方式无效", code="invalid_use_via", field="via")
+    user = actor if getattr(actor, "pk", None) else None
+    use = LicenceUse.objects.create(licence=licence, via=via, department_id=department_id, user=user, client=client,
+                                    case_number=case_number[:32], purpose=(purpose or "")[:200])
+    audit.record("licence.use", actor=actor or "anonymous", obj=licence,
+                 data={"identifier": licence.identifier, "via": via, "department": department_id, "purpose": use.purpose,
+                       "use": use.pk})
+    return use

@@ -19,6 +19,7 @@ from bianmin.core import audit
 from bianmin.core.errors import DomainError, NotFound, ValidationError
 from bianmin.core.identities import mask_resident_id
 
+from . import services
 from .models import HolderIdType, Licence, LicenceStatus, LicenceUse, ShareLink
 
 # What a holder may choose to show, besides the licence's name, issuer and verification result,
@@ -140,7 +141,7 @@ def resolve(token) -> tuple[ShareLink, Licence]:
         raise LinkGone("持证人已撤销该分享链接", code="share_link_revoked")
     if link.expires_at <= now:
         raise LinkGone(f"该分享链接已于 {timezone.localtime(link.expires_at):%Y-%m-%d %H:%M} 过期", code="share_link_expired")
-    LicenceUse.objects.create(licence=link.licence, via=LicenceUse.Via.SHARE_LINK, purpose="通过持证人分享的链接核验")
+    services.log_licence_use(licence=link.licence, via=LicenceUse.Via.SHARE_LINK, purpose="通过持证人分享的链接核验")
     return link, link.licence
 
 

@@ -95,8 +95,8 @@ def _licence_or_404(request, pk: int) -> Licence:
 
 def _log_use(request, licence: Licence, purpose: str) -> None:
     """Staff reading someone's licence is a use the holder sees on their page."""
-    LicenceUse.objects.create(licence=licence, via=LicenceUse.Via.CONSOLE, department_id=request.staff.department_id,
-                              user=request.user, purpose=purpose)
+    services.log_licence_use(licence=licence, via=LicenceUse.Via.CONSOLE, actor=request.user,
+                             department_id=request.staff.department_id, purpose=purpose)
 
 
 # ----------------------------------------------------------------------------- console: list and detail
