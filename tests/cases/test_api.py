@@ -9,7 +9,8 @@ import pytest
 from django.test import Client
 
 from bianmin.cases import auth, clock, services
-from bianmin.cases.models import ApiToken, Case, CaseStatus, Message, ReviewTask, UploadedFile
+from bianmin.cases.models import ApiToken, Case, CaseMaterial, CaseStatus, Message, ReviewTask, UploadedFile
+from bianmin.core.models import AuditEntry
 
 _files = itertools.count(1)
 
@@ -404,9 +405,33 @@ def test_messages_read(people, item, citizen, django_capture_on_commit_callbacks
     r = post(citizen, f"/api/v1/messages/{first['id']}/read")
     assert r.status_code == 200 and r.json()["read"]
     assert citizen.get("/api/v1/messages").json()["unread"] == inbox["unread"] - 1
+    read = AuditEntry.objects.filter(action="message.read")
+    assert [(e.object_id, e.data["messages"]) for e in read] == [(str(first["id"]), [first["id"]])]
+    assert post(citizen, f"/api/v1/messages/{first['id']}/read").json()["read"]  # again: already read, no second entry
     other = Client()
     other.force_login(people["other_user"])
-    assert post(other, f"/api/v1/messages/{first['id']}/read").status_code == 404
+    r = post(other, f"/api/v1/messages/{first['id']}/read")
+    assert r.status_code == 404 and r.json()["code"] == "message_not_found"
+    assert read.count() == 1
+
+
+def test_staff_receive_pending_material(people, item, clerk, reviewer):
+    """容缺后补 through the API (the route the ACTIONS table names for receive_pending)."""
+    case = submit(people, item)
+    pending = case.materials.get(name="食品安全管理制度文本")  # pending_allowed in the fixture
+    services.accept_case(case, actor=people["clerk"].user, pending_material_ids=[pending.pk])
+    other = case.materials.get(name="营业执照")
+    r = post(clerk, f"/api/v1/staff/cases/{case.number}/pending/{other.pk}")  # not a pending material
+    assert r.status_code == 404 and r.json()["code"] == "not_pending"
+    r = post(clerk, f"/api/v1/staff/cases/{case.number}/pending/{pending.pk}", {"file_ids": ["x"]})
+    assert r.status_code == 422
+    r = post(clerk, f"/api/v1/staff/cases/{case.number}/pending/{pending.pk}")  # the original seen at the window
+    assert r.status_code == 200 and r.json()["status"] == "in_review"
+    pending.refresh_from_db()
+    assert pending.state == CaseMaterial.State.PROVIDED
+    assert case.events.last().kind == "pending_received"
+    r = post(clerk, f"/api/v1/staff/cases/{case.number}/pending/{pending.pk}")  # twice: nothing pending any more
+    assert r.status_code == 404 and r.json()["code"] == "not_pending"
 
 
 def test_reject_and_immediate(people, item, make_item, clerk, citizen):

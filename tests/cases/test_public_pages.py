@@ -16,6 +16,7 @@ from django.test import Client
 from bianmin.cases import services
 from bianmin.cases.models import Applicant, Case, CaseMaterial, CaseStatus, Message, UploadedFile
 from bianmin.core import throttle
+from bianmin.core.models import AuditEntry
 from bianmin.core.identities import resident_id_with_check, uscc_with_check
 from tests.cases.test_files import EXE, tiny_pdf, tiny_png
 
@@ -515,10 +516,14 @@ def test_inbox_marks_read(citizen, people, item, django_capture_on_commit_callba
     assert r.status_code == 200 and msg.title in html and ">新<" in html and f"/my/cases/{case.number}/" in html
     msg.refresh_from_db()
     assert msg.read_at is not None
+    read = AuditEntry.objects.filter(action="message.read")
+    assert [(e.actor, e.data["messages"]) for e in read] == [("citizen", [msg.pk])]  # by the service, with its entry
     assert ">新<" not in citizen.get("/my/messages/").content.decode()
+    assert read.count() == 1  # shown again: nothing newly read, nothing written
     other = Client()
     other.force_login(people["other_user"])
     assert msg.title not in other.get("/my/messages/").content.decode()
+    assert read.count() == 1
 
 
 def test_download(citizen, people, item, client):

@@ -121,6 +121,10 @@ class ReasonIn(In):
     reason: Text
 
 
+class PendingIn(In):
+    file_ids: list[Id] = Field(default_factory=list, max_length=50)
+
+
 class SupplementRequestIn(In):
     missing_ids: list[Id] = Field(max_length=200)
     note: Text = ""
@@ -778,6 +782,14 @@ def resume(request, number: str):
 @router.post("/staff/cases/{number}/extend", response={200: StaffCaseOut, **ERRORS}, summary="延长办理时限")
 def extend(request, number: str, body: ExtendIn):
     case = services.extend_deadline(_staff_case(request, number), actor=request.auth, days=body.days, reason=body.reason)
+    return _staff_summary(case)
+
+
+@router.post("/staff/cases/{number}/pending/{case_material_id}", response={200: StaffCaseOut, **ERRORS},
+             summary="容缺材料已补齐", description="file_ids:申请人的上传文件 id;窗口核验原件时可为空。")
+def receive_pending(request, number: str, case_material_id: PathId, body: PendingIn):
+    case = services.receive_pending_material(_staff_case(request, number), actor=request.auth,
+                                             case_material_id=case_material_id, file_ids=body.file_ids)
     return _staff_summary(case)
 
 
