@@ -172,7 +172,7 @@ def test_every_action_is_in_the_table():
 def test_transition_table(people, make_item, action, status):
     setup = _case_in(status, action, people, make_item)
     actor = _user(people, _actor_key(action, status))
-    run = lambda: _call(action, setup, actor)  # noqa: E731
+    run = lambda: _call(action, setup, actor)
     if status in services.TRANSITIONS[action]:
         verify_action(run, case=setup.case, kinds=EXPECTED[action][0], actor=actor)
         if action != "save_draft":

@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from bianmin.core.errors import NotFound, ValidationError
+from bianmin.core.models import AuditEntry
 from bianmin.licences import services as licence_services
 from bianmin.licences import sharing
 from bianmin.licences.models import LicenceUse, ShareLink
@@ -38,7 +39,11 @@ def test_link_shows_only_the_chosen_fields_and_logs_each_opening(client, person,
     assert person.id_number not in body and "李梅" not in body and licence.number not in body  # not chosen
     assert "no-store" in response["Cache-Control"] and response["Referrer-Policy"] == "no-referrer"
     client.get(f"/licences/shared/{token}/")
-    assert LicenceUse.objects.filter(licence=licence, via=LicenceUse.Via.SHARE_LINK).count() == 2
+    uses = list(LicenceUse.objects.filter(licence=licence, via=LicenceUse.Via.SHARE_LINK).order_by("id"))
+    assert len(uses) == 2
+    entries = AuditEntry.objects.filter(action="licence.use").order_by("id")  # each opening in the audit log too
+    assert [(e.object_id, e.actor, e.data["via"], e.data["use"]) for e in entries] == [
+        (str(licence.pk), "anonymous", "share_link", use.pk) for use in uses]
 
 
 def test_expired_revoked_and_unknown_links(client, person, licence):
@@ -56,6 +61,7 @@ def test_expired_revoked_and_unknown_links(client, person, licence):
     assert client.get("/licences/shared/%00/").status_code == 400  # NUL is refused before any view
     assert not LicenceUse.objects.filter(via=LicenceUse.Via.SHARE_LINK).exclude(licence=licence).exists()
     assert LicenceUse.objects.filter(via=LicenceUse.Via.SHARE_LINK).count() == 1  # only the one working opening
+    assert AuditEntry.objects.filter(action="licence.use").count() == 1
 
 
 def test_a_revocation_of_the_licence_shows_at_once_on_the_shared_page(client, person, licence, departments):

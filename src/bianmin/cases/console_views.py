@@ -286,7 +286,7 @@ def _parse_decide(request, case):
 
 
 class ConsoleAction:
-    __slots__ = ("parse", "done", "offered")
+    __slots__ = ("done", "offered", "parse")
 
     def __init__(self, parse, done, offered):
         self.parse, self.done, self.offered = parse, done, offered

@@ -978,8 +978,8 @@ def claim_handover(handover: SupervisionHandover, *, actor, feedback: str = "") 
 # console and the API dispatch through (issue 10.7). Kept apart from the submission functions above.
 # =============================================================================
 
-from . import files as _files  # noqa: E402  (imported here to keep this block apart)
-from .models import Message  # noqa: E402
+from . import files as _files  # imported here to keep this block apart
+from .models import Message
 
 
 @transaction.atomic
@@ -1060,7 +1060,7 @@ class Action:
     service that performs it, who may do it (the service checks; this says it for pages and docs)
     and the public API route that maps onto it."""
 
-    __slots__ = ("name", "label", "service", "who", "api")
+    __slots__ = ("api", "label", "name", "service", "who")
 
     def __init__(self, name: str, service, who: tuple[str, ...], api: str | None):
         self.name, self.label, self.service, self.who, self.api = name, ACTION_LABELS[name], service, who, api
