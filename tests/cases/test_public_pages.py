@@ -441,6 +441,22 @@ def test_supplement_upload_resumes_the_case(citizen, people, item, media):
     assert "补正材料已提交" in html and "需要您办理" not in html
 
 
+def test_refused_supplement_keeps_no_file(citizen, people, item, media):
+    """Two materials to correct, a file for only one: the service refuses, and the file it had stored
+    for the other is gone with the transaction, on disk too."""
+    case = services.accept_case(submit_online(people, item), actor=people["clerk"].user)
+    missing = list(case.materials.filter(name__in=["营业执照", "食品经营许可申请书"]))
+    services.request_supplement(case, actor=people["reviewer"].user, missing_ids=[cm.pk for cm in missing])
+    on_disk = lambda: sorted(p for p in media.rglob("*") if p.is_file())  # noqa: E731  (the application's own files)
+    files_before, files_on_disk = UploadedFile.objects.count(), on_disk()
+    r = citizen.post(f"/my/cases/{case.number}/supplement/", {f"cm-{missing[0].pk}": pdf("新执照.pdf")})
+    assert r.status_code == 400 and "以下补正材料尚未提交" in r.content.decode()
+    assert UploadedFile.objects.count() == files_before
+    assert on_disk() == files_on_disk
+    case.refresh_from_db()
+    assert case.status == CaseStatus.SUPPLEMENT and case.events.last().kind == "supplement_requested"
+
+
 def test_pending_material_upload(citizen, people, item):
     case = submit_online(people, item)
     licence = case.materials.get(name="营业执照")
