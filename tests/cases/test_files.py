@@ -374,6 +374,15 @@ def test_encrypted_pdf_refused_unless_it_opens_without_a_password(people, media)
     assert upload(people, "限制打印.pdf", encrypted("")).content_type == "application/pdf"
 
 
+@pytest.mark.parametrize("limit,value", [("MAX_PDF_OBJECTS", 4), ("PDF_CHECK_SECONDS", -1)])
+def test_pdf_too_complex_to_check_refused(people, media, monkeypatch, limit, value):
+    """The check is bounded: a PDF with more objects than the limit (here 5 > 4), or one whose objects
+    take longer to read than the time allowed (each object stream may inflate to 75 MB), is refused."""
+    monkeypatch.setattr(files, limit, value)
+    e = refused(people, media, "申请书.pdf", tiny_pdf())
+    assert e.code == "pdf_too_complex" and "过于复杂" in e.message
+
+
 # ----------------------------------------------------------------------------- structure: OFD (zip)
 
 

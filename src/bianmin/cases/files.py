@@ -50,6 +50,7 @@ MAX_SIZE = 20 * 1024 * 1024
 MAX_PIXELS = 40_000_000          # an A4 page scanned at 600 dpi is 35 million pixels
 MAX_PDF_OBJECTS = 200_000
 MAX_PDF_DEPTH = 64
+PDF_CHECK_SECONDS = 10
 OFD_MAX_TOTAL = 200 * 1024 * 1024
 OFD_MAX_ENTRIES = 10_000
 JPEG_QUALITY = 90
@@ -189,6 +190,10 @@ def _clean_image(kind: str, fh, shown: str) -> bytes:
     return out.getvalue()
 
 
+class _PdfTooComplex(Exception):
+    pass
+
+
 def _pdf_active_content(reader) -> str | None:
     """What active content the PDF carries (PDF_ACTIVE's description), or None. Every indirect object
     the cross-reference names is visited, and every direct dictionary and array inside it."""
@@ -197,9 +202,15 @@ def _pdf_active_content(reader) -> str | None:
     ids = [(num, gen) for gen, table in reader.xref.items() if gen != 65535 for num in table]
     ids += [(num, 0) for num in reader.xref_objStm]
     if len(ids) > MAX_PDF_OBJECTS:
-        raise ValueError("too many objects")
-    stack = [(reader.trailer, 0)] + [(reader.get_object(IndirectObject(num, gen, reader)), 0) for num, gen in ids]
-    while stack:
+        raise _PdfTooComplex
+    deadline = _time.monotonic() + PDF_CHECK_SECONDS
+    stack = [(reader.trailer, 0)]
+    while stack or ids:
+        if not stack:
+            num, gen = ids.pop()
+            stack.append((reader.get_object(IndirectObject(num, gen, reader)), 0))
+            if _time.monotonic() > deadline:  # each object stream inflates to 75 MB at most (pypdf); many would take minutes
+                raise _PdfTooComplex
         obj, depth = stack.pop()
         if depth > MAX_PDF_DEPTH:
             raise ValueError("nested too deeply")
@@ -234,6 +245,9 @@ def _check_pdf(fh, shown: str) -> None:
         found = _pdf_active_content(reader)
     except ValidationError:
         raise
+    except _PdfTooComplex:
+        raise ValidationError(f"{shown}的结构过于复杂(对象过多),无法完成安全检查。请“打印为 PDF”或另存为较简单的 PDF 后上传",
+                              code="pdf_too_complex", field="file") from None
     except Exception:  # noqa: BLE001 - pypdf raises PdfReadError, ValueError, KeyError, RecursionError…: all "not a PDF we can read"
         raise _damaged(shown, "pdf") from None
     if found:
