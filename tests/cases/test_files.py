@@ -437,6 +437,8 @@ def test_ofd_with_too_many_entries_refused(people, media):
     ("x.html", "x.pdf"),
     ("年度报告.v2", "年度报告.pdf"),
     ("说明", "说明.pdf"),
+    (".pdf", "材料.pdf"),
+    ("scan..pdf", "scan..pdf"),
 ])
 def test_names_are_labels_only(people, media, name, kept):
     f = upload(people, name, tiny_pdf())

@@ -104,9 +104,11 @@ def label_for(name, ext: str) -> str:
     found, so that `x.html` holding a JPEG is `x.jpg` and `setup.exe` holding a PDF is `setup.pdf`."""
     label = clean_name(name)
     stem, dot, suffix = label.rpartition(".")
-    if dot and f".{suffix.lower()}" in SUFFIXES[ext] and stem.strip(". "):
+    if dot and not stem.strip(". "):  # ".pdf": an extension only
+        label = ""
+    elif dot and f".{suffix.lower()}" in SUFFIXES[ext]:
         return label
-    if dot and stem and re.fullmatch(r"[A-Za-z0-9]{1,8}", suffix):
+    elif dot and re.fullmatch(r"[A-Za-z0-9]{1,8}", suffix):
         label = stem
     label = label.rstrip(". ")[:195] or "材料"
     return f"{label}.{ext}"
