@@ -198,8 +198,6 @@ STORAGES = storages_setting(os.environ)
 # Uploads wait here while a request runs (always local, one per machine); `bianmin tick` removes what a
 # killed worker left behind (cases.files.sweep).
 FILE_UPLOAD_TEMP_DIR = os.environ.get("BIANMIN_UPLOAD_TEMP_DIR", str(VAR_DIR / "tmp" / "uploads"))
-FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
-FILE_UPLOAD_PERMISSIONS = 0o640
 try:  # Django writes large uploads there before any of our code runs
     os.makedirs(FILE_UPLOAD_TEMP_DIR, mode=0o700, exist_ok=True)
 except OSError:

@@ -253,6 +253,19 @@ def test_over_20_mb_refused_without_reading_it(people, tmp_path, media):
     assert f.size == limit and f.sha256 == hashlib.sha256(data).hexdigest()
 
 
+def test_a_large_upload_is_stored_whole_and_leaves_no_temporary_file(people, settings):
+    """Over FILE_UPLOAD_MAX_MEMORY_SIZE (5 MB) Django writes the upload to FILE_UPLOAD_TEMP_DIR (see
+    test_sweep_removes_stale_temporary_upload_files); after the request that folder is empty again."""
+    data = tiny_pdf(pad=6 * 1024 * 1024)
+    c = Client()
+    c.force_login(people["citizen_user"])
+    r = c.post("/api/v1/uploads", {"file": SimpleUploadedFile("大文件.pdf", data, content_type="application/pdf")})
+    assert r.status_code == 201, r.content
+    f = UploadedFile.objects.get(pk=r.json()["id"])
+    assert f.size == len(data) and stored_bytes(f) == data
+    assert list(Path(settings.FILE_UPLOAD_TEMP_DIR).iterdir()) == []
+
+
 # ----------------------------------------------------------------------------- structure: images
 
 

@@ -57,7 +57,8 @@ JPEG_QUALITY = 90
 ORPHAN_GRACE = timedelta(hours=24)  # longer than any request or transaction that stores a file
 TEMP_GRACE = timedelta(hours=6)
 UPLOAD_DIR = "uploads"
-STORED_NAME = re.compile(r"uploads/\d{4}/\d{2}/[0-9a-f]{32}\.(pdf|jpg|png|ofd)")
+# ours: a random name, or the one storage.save() chose instead should it ever exist (Django appends _ and 7 characters)
+STORED_NAME = re.compile(r"uploads/\d{4}/\d{2}/[0-9a-f]{32}(?:_[A-Za-z0-9]{7})?\.(pdf|jpg|png|ofd)")
 ACCEPT = ".pdf,.jpg,.jpeg,.png,.ofd,application/pdf,image/jpeg,image/png"
 KINDS = {  # ext -> (content type, label)
     "pdf": ("application/pdf", "PDF"),
