@@ -5,7 +5,7 @@
     bianmin import-catalog FILE.xlsx [--dry-run]     import items from Excel (all rows or none)
     bianmin export-catalog FILE.xlsx                 export the catalog to Excel
     bianmin audit verify                             check the audit log's hash chain
-    bianmin tick                                     one round of periodic work (deadline alerts, outbox)
+    bianmin tick                                     one round of periodic work (deadline alerts, outbox, file sweep)
     bianmin import-licences FILE.xlsx [--dry-run]    import licences issued before the platform
     bianmin manage ARGS…                             any Django management command
 """
@@ -60,7 +60,8 @@ def cmd_run(args) -> int:
 
 TICK_LABELS = {"alerts_yellow": "新黄牌", "alerts_red": "新红牌", "alerts_resolved": "解除预警", "alert_messages": "预警消息",
                "outbox": "重发待发通知", "licences_expired": "到期证照",
-               "stat_months": "重算统计月份", "stat_rows": "统计行"}
+               "stat_months": "重算统计月份", "stat_rows": "统计行",
+               "files_orphaned": "清除无主文件", "files_temp": "清除临时上传文件"}
 
 
 def _tick_summary(done: dict) -> str:
@@ -85,11 +86,12 @@ def _start_ticking() -> None:
     def loop():
         from django.db import connection
 
+        from bianmin.cases.tasks import sweep_files
         from bianmin.supervision.tasks import tick
 
         while True:
             try:
-                done = tick()
+                done = {**tick(), **sweep_files()}
                 if any(v for k, v in done.items() if k.startswith("alert") or k == "outbox"):  # quiet when nothing happened
                     print("定时任务:" + _tick_summary(done), flush=True)
             except Exception as exc:  # a failed round must not stop the next one
@@ -184,9 +186,10 @@ def cmd_audit_verify(args) -> int:
 
 def cmd_tick(args) -> int:
     _setup()
+    from bianmin.cases.tasks import sweep_files
     from bianmin.supervision.tasks import tick
 
-    done = tick()
+    done = {**tick(), **sweep_files()}
     print("定时任务已执行:" + _tick_summary(done))
     return 0
 

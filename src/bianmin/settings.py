@@ -9,6 +9,8 @@ BIANMIN_PUBLIC_URL the public site's address, e.g. https://zwfw.example.gov.cn (
 DEBUG              1 for development (default on only for `make run`)
 ALLOWED_HOSTS      comma-separated
 BIANMIN_VAR_DIR    where the SQLite database, uploads and screenshots live (default ./var)
+BIANMIN_S3_BUCKET  keep files in this S3-compatible bucket instead of var/files (with BIANMIN_S3_ENDPOINT_URL,
+                   BIANMIN_S3_REGION, BIANMIN_S3_PREFIX; keys from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)
 """
 
 import os
@@ -17,6 +19,8 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from bianmin.core.storage import storages_setting
 
 BASE_DIR = Path(__file__).resolve().parent
 VAR_DIR = Path(os.environ.get("BIANMIN_VAR_DIR", Path.cwd() / "var")).resolve()
@@ -162,6 +166,7 @@ CELERY_TIMEZONE = "Asia/Shanghai"
 # Periodic work (deadline alerts, outbox) when a broker is set; `bianmin run` ticks by itself otherwise.
 CELERY_BEAT_SCHEDULE = {
     "supervision-tick": {"task": "bianmin.supervision.tasks.tick_task", "schedule": 600.0},
+    "cases-sweep-files": {"task": "bianmin.cases.tasks.sweep_files", "schedule": 3600.0},
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -185,6 +190,18 @@ STATIC_ROOT = VAR_DIR / "static"
 WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = VAR_DIR / "files"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Files (uploads; see core/storage.py and docs/operations.md "Files"): through Django's storage API, the
+# local folder MEDIA_ROOT by default, an S3-compatible bucket shared by every app machine when
+# BIANMIN_S3_BUCKET is set. Keys come from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+# or the machine's role), never from here.
+STORAGES = storages_setting(os.environ)
+# Uploads wait here while a request runs (always local, one per machine); `bianmin tick` removes what a
+# killed worker left behind (cases.files.sweep).
+FILE_UPLOAD_TEMP_DIR = os.environ.get("BIANMIN_UPLOAD_TEMP_DIR", str(VAR_DIR / "tmp" / "uploads"))
+try:  # Django writes large uploads there before any of our code runs
+    os.makedirs(FILE_UPLOAD_TEMP_DIR, mode=0o700, exist_ok=True)
+except OSError:
+    pass
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 
 SESSION_COOKIE_HTTPONLY = True

@@ -205,7 +205,9 @@ def test_upload_then_apply_then_download(people, item, citizen, clerk, settings,
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     settings.MEDIA_ROOT = tmp_path / "files"
-    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    from tests.cases.test_files import tiny_pdf
+
+    pdf = tiny_pdf()
     ids = []
     for m in item.materials.all():
         r = citizen.post("/api/v1/uploads", {"file": SimpleUploadedFile(f"{m.name}.pdf", pdf, content_type="application/pdf")})

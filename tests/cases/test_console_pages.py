@@ -457,7 +457,9 @@ def test_task_list_and_queue_queries_do_not_grow(actors, item, django_assert_max
 
 # ------------------------------------------------------------------------------------------ scans (cases.files)
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+from tests.cases.test_files import tiny_png  # noqa: E402 - a real image: uploads are decoded
+
+PNG = tiny_png()
 
 
 def test_register_with_a_scan_and_a_refused_file(client, actors, item, settings, tmp_path):

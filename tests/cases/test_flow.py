@@ -188,8 +188,9 @@ def _upload(applicant, name="scan.pdf", *, user):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from bianmin.cases import files
+    from tests.cases.test_files import tiny_pdf
 
-    return files.store_upload(applicant, SimpleUploadedFile(name, b"%PDF-1.4\n%test\n", content_type="application/pdf"), actor=user)
+    return files.store_upload(applicant, SimpleUploadedFile(name, tiny_pdf(), content_type="application/pdf"), actor=user)
 
 
 def test_a_file_belongs_to_one_case(people, item):

@@ -251,7 +251,8 @@ def test_reuse_only_with_the_box_ticked(client, company, form_item, licence_type
     assert cm.note == f"经申请人同意,复用办件 {earlier.number} 中已提交的“法定代表人身份证明”"
     copy = cm.files.get()
     assert copy.pk != f.pk and copy.owner == company and copy.sha256 == f.sha256 and copy.original_name == "法人身份证.pdf"
-    assert case_files.path_of(copy).read_bytes() == case_files.path_of(f).read_bytes()
+    with case_files.open_stored(copy) as a, case_files.open_stored(f) as b:
+        assert copy.path != f.path and a.read() == b.read()
     f.refresh_from_db()
     assert f.case_material.case == earlier  # the earlier case keeps its own file
     assert case.materials.get(name="营业执照").state == CaseMaterial.State.FROM_LICENCE

@@ -560,15 +560,9 @@ def upload(request, file: NinjaUploadedFile = File(...)):
 @router.get("/files/{file_id}", response={200: None, **ERRORS}, summary="下载材料文件",
             description="本人的文件,或工作人员可见办件的文件;其他一律 404。")
 def download(request, file_id: str):
-    from django.http import FileResponse
-
     from . import files
 
-    record, path = files.open_for(request.auth, file_id[:30])
-    response = FileResponse(open(path, "rb"), content_type=record.content_type, as_attachment=True,
-                            filename=record.original_name)
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return files.download_response(files.open_for(request.auth, file_id[:30]))
 
 
 @router.get("/cases", response={200: CasePage, **ERRORS}, summary="我的办件")

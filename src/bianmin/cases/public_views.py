@@ -17,7 +17,7 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
-from django.http import FileResponse, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -519,11 +519,6 @@ def download(request, file_id):
     if not request.user.is_authenticated:
         return HttpResponseRedirect(_login_url(request))
     try:
-        record, path = files.open_for(request.user, file_id)
+        return files.download_response(files.open_for(request.user, file_id))
     except DomainError as exc:
         return _domain_error(request, exc)
-    response = FileResponse(open(path, "rb"), as_attachment=True, filename=record.original_name, content_type=record.content_type)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response

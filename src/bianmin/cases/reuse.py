@@ -12,15 +12,9 @@ Only the applicant's own UploadedFile rows are ever read or copied.
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from django.conf import settings
 from django.db.models import Q
-from django.utils import timezone
 
 from bianmin.core.errors import NotFound
 from bianmin.licences.selectors import satisfying
@@ -89,20 +83,13 @@ def copy_files(applicant: Applicant, offer: Offer, *, actor, stored: list) -> li
     """Copies of the offered files as new uploads of the same owner (a file belongs to one case).
     Appends the new rows to `stored` so that a rolled-back submission can remove the copies."""
     ids = []
-    root = files.upload_root()
-    today = timezone.localdate()
     for f in offer.files:
         if f.owner_id != applicant.pk:  # never anyone else's file
             raise NotFound("找不到可复用的材料", code="file_not_found", field="materials")
-        source = files.path_of(f)
-        ext = Path(f.path).suffix
-        rel = f"{files.UPLOAD_DIR}/{today:%Y}/{today:%m}/{uuid.uuid4().hex}{ext}"
-        target = (Path(settings.MEDIA_ROOT) / rel).resolve()
-        if root not in target.parents:
-            raise NotFound("找不到可复用的材料", code="file_not_found", field="materials")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
-        os.chmod(target, 0o640)
+        try:
+            rel = files.copy_stored(f)
+        except NotFound:
+            raise NotFound("找不到可复用的材料", code="file_not_found", field="materials") from None
         record = UploadedFile.objects.create(owner=applicant, original_name=f.original_name, content_type=f.content_type,
                                              size=f.size, sha256=f.sha256, path=rel,
                                              uploaded_by=actor if getattr(actor, "pk", None) else None)

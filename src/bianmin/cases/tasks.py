@@ -76,3 +76,12 @@ def send_pending_outbox(older_than_seconds: int = 600) -> int:
                .values_list("pk", flat=True)[:1000])
     notify.enqueue(ids)
     return len(ids)
+
+
+@shared_task(ignore_result=True)
+def sweep_files() -> dict[str, int]:
+    """Stored uploads without a row and stale temporary upload files (cases.files.sweep); from
+    `bianmin tick` and Celery beat (settings.CELERY_BEAT_SCHEDULE)."""
+    from . import files
+
+    return files.sweep()
