@@ -92,13 +92,13 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
-    "bianmin.web.middleware.AdminNetworkMiddleware",  # before anything else reads the request
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "bianmin.web.middleware.AdminNetworkMiddleware",  # 404 for /admin/ from elsewhere (the 404 page needs request.user)
     "bianmin.web.middleware.StaffSessionIdleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "bianmin.web.middleware.RejectNulMiddleware",  # needs request.user for the error page

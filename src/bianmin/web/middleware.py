@@ -93,28 +93,26 @@ class StaffSessionIdleMiddleware:
 
 # ----------------------------------------------------------------------------- admin network restriction
 
-def _admin_networks():
-    return [ipaddress.ip_network(n, strict=False) for n in settings.ADMIN_ALLOWED_NETWORKS]
-
-
 class AdminNetworkMiddleware:
     """/admin/ answers 404 to clients outside ADMIN_ALLOWED_NETWORKS (CIDR list; empty: everyone),
     as if it did not exist. The address is the throttle's (`core.throttle.client_address`)."""
 
+    prefix = "/admin/"
+
     def __init__(self, get_response):
         self.get_response = get_response
-        self.networks = _admin_networks()
-        self.prefix = "/admin/"
 
     def __call__(self, request):
-        if self.networks and request.path.startswith(self.prefix) and not self._allowed(request):
+        if request.path.startswith(self.prefix) and settings.ADMIN_ALLOWED_NETWORKS and not _admin_allowed(request):
             raise Http404("admin not reachable from this network")
         return self.get_response(request)
 
-    def _allowed(self, request) -> bool:
-        address = throttle.client_address(request)
-        if not address:
-            return False
-        ip = ipaddress.ip_address(address)
-        ip = getattr(ip, "ipv4_mapped", None) or ip
-        return any(ip.version == n.version and ip in n for n in self.networks)
+
+def _admin_allowed(request) -> bool:
+    address = throttle.client_address(request)
+    if not address:
+        return False
+    ip = ipaddress.ip_address(address)
+    ip = getattr(ip, "ipv4_mapped", None) or ip
+    networks = (ipaddress.ip_network(n, strict=False) for n in settings.ADMIN_ALLOWED_NETWORKS)
+    return any(ip.version == n.version and ip in n for n in networks)
