@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "bianmin.cases",
     "bianmin.supervision",
     "bianmin.web",
+    "ninja",  # the API docs from ninja's own static files, with no inline script (else a CDN and an inline one)
 ]
 
 MIDDLEWARE = [

@@ -115,7 +115,7 @@ def _policy(response) -> dict[str, list[str]]:
     return {d.split()[0]: d.split()[1:] for d in (p.strip() for p in header.split(";")) if d}
 
 
-@pytest.mark.parametrize("path", ["/", "/items/", "/account/login/", "/account/register/", "/console/login/",
+@pytest.mark.parametrize("path", ["/", "/proofs/", "/account/login/", "/account/register/", "/console/login/",
                                   "/admin/login/", "/api/v1/docs", "/api/v1/items", "/no-such-page/"])
 def test_csp_on_every_page(client, db, path):
     r = client.get(path)
