@@ -9,13 +9,11 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from bianmin.cases import services
 from bianmin.cases.models import Applicant, Case, CaseMaterial, CaseStatus, Message, UploadedFile
-from bianmin.core import throttle
 from bianmin.core.identities import resident_id_with_check, uscc_with_check
 from tests.cases.test_files import EXE, tiny_pdf, tiny_png
 
