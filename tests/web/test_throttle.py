@@ -153,6 +153,22 @@ def test_admin_login_is_throttled(shared_cache, clock, sysadmin):
     assert throttle._account_counter("sysadmin").failures() == 3
 
 
+def test_parallel_tries_on_one_account_are_checked_one_at_a_time(shared_cache, clock, person):
+    """While one try's password is being checked (its marker is in the shared cache), a try sent in
+    parallel is refused for a second, unchecked and uncounted: a burst cannot pass the free tries."""
+    from django.core.cache import cache
+
+    busy = throttle.checking(PERSON_ID.lower())  # the same account, as another entrance spells it
+    assert cache.add(busy, 1, throttle.CHECK_SECONDS)  # what the first try's check holds
+    c = at("198.51.100.14")
+    r = applicant_login(c, PERSON_ID, PASSWORD)
+    assert r.status_code == 429 and r["Retry-After"] == "1" and not logged_in(c)
+    assert throttle._account_counter(PERSON_ID).failures() == 0
+    cache.delete(busy)  # the first check is done
+    assert applicant_login(c, PERSON_ID, PASSWORD).status_code == 302
+    assert cache.get(busy) is None  # and a finished check leaves no marker behind
+
+
 # ----------------------------------------------------------------------------- per address
 
 def test_one_guess_each_against_40_accounts_hits_the_address_limit(shared_cache, clock, db):

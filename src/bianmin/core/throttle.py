@@ -12,7 +12,9 @@ password attempt, so no entrance can forget to. Failures are counted twice:
 
 A delay is not a lock: during it every try is refused without looking at the password (the right one
 too), but a stranger can hold an account back only for the capped delay at a time, never for long.
-A successful login (Django's `user_logged_in`) clears the account's count, not the address's.
+A successful login (Django's `user_logged_in`) clears the account's count, not the address's. One
+account's passwords are checked one at a time (`checking`), so parallel tries cannot slip through
+together before the first failure is counted.
 
 Everything lives in Django's cache (Redis in production), so all app processes share it. Cache keys
 carry a hash, never an identity number or an address.
@@ -187,6 +189,17 @@ def login_succeeded(account: str) -> None:
     _account_counter(account).clear()
 
 
+CHECK_SECONDS = 30  # the longest a password check may hold its account's marker (a killed worker's goes then)
+
+
+def checking(account: str) -> str | None:
+    """The cache key marking that a password of `account` is being checked. One check at a time per
+    account: tries sent in parallel would otherwise all pass the delay check before the first failure
+    is counted (a burst of 30 guesses instead of 3)."""
+    key = account_key(account)
+    return f"throttle:busy:{_hash(LOGIN_SCOPE, 'account', key)}" if key else None
+
+
 class ThrottledModelBackend(ModelBackend):
     """Django's ModelBackend behind the login throttle. During a delay the password is not checked at
     all (PermissionDenied stops `authenticate`); the wait is left on `request.login_wait` for the page.
@@ -198,17 +211,24 @@ class ThrottledModelBackend(ModelBackend):
             username = kwargs.get(self.user_model_field(), "")
         account = str(username or "")
         wait = login_wait(request, account)
+        busy = checking(account)
+        if not wait and busy and not cache.add(busy, 1, CHECK_SECONDS):
+            wait = 1  # another try on this account is being checked right now
         if wait:
             if request is not None:
                 request.login_wait = wait
             raise PermissionDenied
-        user = super().authenticate(request, username=username, password=password, **kwargs)
-        if user is None:
-            if account:
-                wait = login_failed(request, account)
-                if request is not None:
-                    request.login_wait = wait
-            raise PermissionDenied  # the answer is final: no backend after this one checks the password again
+        try:
+            user = super().authenticate(request, username=username, password=password, **kwargs)
+            if user is None:
+                if account:
+                    wait = login_failed(request, account)
+                    if request is not None:
+                        request.login_wait = wait
+                raise PermissionDenied  # the answer is final: no backend after this one checks the password again
+        finally:
+            if busy:
+                cache.delete(busy)
         return user
 
     @staticmethod
