@@ -11,6 +11,8 @@ ALLOWED_HOSTS      comma-separated
 BIANMIN_VAR_DIR    where the SQLite database, uploads and screenshots live (default ./var)
 BIANMIN_S3_BUCKET  keep files in this S3-compatible bucket instead of var/files (with BIANMIN_S3_ENDPOINT_URL,
                    BIANMIN_S3_REGION, BIANMIN_S3_PREFIX; keys from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)
+SECURE_COOKIES, HSTS_SECONDS, TRUSTED_PROXY_HEADER, TRUSTED_PROXY_COUNT, ADMIN_ALLOWED_NETWORKS,
+STAFF_SESSION_IDLE_MINUTES: see the security block below and docs/security.md
 """
 
 import os
@@ -75,7 +77,7 @@ ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,l
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "bianmin.core.admin_apps.BianminAdminConfig",  # django.contrib.admin for system administrators only
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -89,16 +91,20 @@ INSTALLED_APPS = [
     "bianmin.cases",
     "bianmin.supervision",
     "bianmin.web",
+    "ninja",  # the API docs from ninja's own static files, with no inline script (else a CDN and an inline one)
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "bianmin.web.middleware.AdminNetworkMiddleware",  # 404 for /admin/ from elsewhere (the 404 page needs request.user)
+    "bianmin.web.middleware.StaffSessionIdleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "bianmin.web.middleware.RejectNulMiddleware",  # needs request.user for the error page
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -170,10 +176,19 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 AUTH_PASSWORD_VALIDATORS = [
+    # A password like one's own ID number, phone or name is refused: registration passes the applicant's
+    # identity as the "user" (cases.forms.PasswordIdentity), the admin passes the User.
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+     "OPTIONS": {"user_attributes": ("username", "first_name", "last_name", "email", "id_number", "phone", "name",
+                                     "legal_representative")}},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Every password check goes through the one login throttle (core/throttle.py, docs/security.md). The plain
+# ModelBackend after it checks no password (the first backend's answer is final); it is listed so that
+# sessions started with login(..., backend="django.contrib.auth.backends.ModelBackend") stay valid.
+AUTHENTICATION_BACKENDS = ["bianmin.core.throttle.ThrottledModelBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_URL = "/console/login/"
 LOGIN_REDIRECT_URL = "/console/"
 
@@ -204,11 +219,60 @@ except OSError:
     pass
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 
+# ----------------------------------------------------------------------------- security (docs/security.md)
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES", False)
+# Cookies only over HTTPS, unless DEBUG (SECURE_COOKIES=0 for a plain-HTTP trial outside DEBUG).
+SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+# HSTS on HTTPS responses outside DEBUG (a year; HSTS_SECONDS=0 turns it off).
+SECURE_HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", "0" if DEBUG else "31536000") or 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("HSTS_INCLUDE_SUBDOMAINS", False)
+
+# The client's address (login throttle, admin network restriction): REMOTE_ADDR, or behind
+# TRUSTED_PROXY_COUNT reverse proxies the entry they append to TRUSTED_PROXY_HEADER (X-Forwarded-For).
+TRUSTED_PROXY_HEADER = os.environ.get("TRUSTED_PROXY_HEADER", "").strip()
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "1") or 1)
+if TRUSTED_PROXY_HEADER:  # the same proxies say whether the client came by HTTPS (cookies, HSTS)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+
+def _networks(raw: str) -> list[str]:
+    import ipaddress
+
+    networks = []
+    for item in (n.strip() for n in raw.split(",")):
+        if item:
+            try:
+                networks.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise ImproperlyConfigured(f"ADMIN_ALLOWED_NETWORKS: {item!r} is not a network (CIDR, e.g. 10.0.0.0/8)")
+    return networks
+
+
+# /admin/ only from these networks (comma-separated CIDR); empty: from anywhere. Others get 404.
+ADMIN_ALLOWED_NETWORKS = _networks(os.environ.get("ADMIN_ALLOWED_NETWORKS", ""))
+# Staff and administrator sessions end after this many idle minutes; applicants keep SESSION_COOKIE_AGE.
+STAFF_SESSION_IDLE_MINUTES = int(os.environ.get("STAFF_SESSION_IDLE_MINUTES", "30") or 30)
+
+# Content-Security-Policy on every response (django-csp 4): the pages load only their own scripts and
+# styles, no inline script or style; data: images for the API docs' icons.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 LOGGING = {
     "version": 1,

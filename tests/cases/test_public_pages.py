@@ -9,13 +9,11 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from bianmin.cases import services
 from bianmin.cases.models import Applicant, Case, CaseMaterial, CaseStatus, Message, UploadedFile
-from bianmin.core import throttle
 from bianmin.core.models import AuditEntry
 from bianmin.core.identities import resident_id_with_check, uscc_with_check
 from tests.cases.test_files import EXE, tiny_pdf, tiny_png
@@ -181,25 +179,7 @@ def test_login_next_must_stay_on_the_site(client, account):
     assert r["Location"] == "/my/"
 
 
-def test_login_throttle(client, account):
-    for i in range(4):
-        r = client.post("/account/login/", {"id_number": NEW_ID, "password": "wrong"})
-        assert r.status_code == 400
-        assert f"再错 {4 - i} 次将暂停登录 15 分钟" in r.content.decode()
-    r = client.post("/account/login/", {"id_number": NEW_ID, "password": "wrong"})
-    assert r.status_code == 429 and "已暂停登录 15 分钟" in r.content.decode()
-    # now even the right password is refused, for this number only
-    r = client.post("/account/login/", {"id_number": NEW_ID, "password": PASSWORD})
-    assert r.status_code == 429 and "登录失败次数过多,该账号已暂停登录 15 分钟" in r.content.decode()
-    assert "_auth_user_id" not in client.session
-    other = User.objects.create_user(username=resident_id_with_check("44080219800101001"), password=PASSWORD)
-    services.register_applicant(kind="person", name="钱八", id_number=other.username, user=other)
-    assert Client().post("/account/login/", {"id_number": other.username, "password": PASSWORD}).status_code == 302
-    # the lock lives in the shared cache (Redis in production) for 15 minutes
-    fails_key, lock_key = throttle._keys("applicant", NEW_ID)
-    assert cache.get(lock_key) == 1
-    cache.delete(lock_key)
-    assert client.post("/account/login/", {"id_number": NEW_ID, "password": PASSWORD}).status_code == 302
+# The login throttle (shared by every entrance) is tested in tests/web/test_throttle.py.
 
 
 def test_staff_cannot_log_in_as_applicants(client, people):

@@ -24,6 +24,7 @@ from pydantic import ConfigDict, field_validator, model_validator
 
 from bianmin.catalog import selectors as catalog_selectors
 from bianmin.catalog.models import ServiceItem
+from bianmin.core import throttle
 from bianmin.core.pagination import paginate
 from bianmin.core.errors import DomainError, NotFound, PermissionDenied, ValidationError
 from bianmin.core.identities import mask_resident_id
@@ -857,9 +858,10 @@ def list_tokens(request):
     return [_token_out(t) for t in ApiToken.objects.filter(user=request.auth)[:100]]
 
 
-@router.post("/tokens", response={201: NewTokenOut, **ERRORS}, auth=[api_auth.session_auth], summary="新建接口令牌",
+@router.post("/tokens", response={201: NewTokenOut, **ERRORS, 429: ErrorOut}, auth=[api_auth.session_auth], summary="新建接口令牌",
              description="仅限网页登录(会话)创建;令牌明文只在此次返回。")
 def create_token(request, body: TokenIn):
+    throttle.check_token_creation(request, request.auth)  # 429 when the account or address makes too many
     if ApiToken.objects.filter(user=request.auth, revoked=False).count() >= 20:
         raise ValidationError("有效令牌最多 20 个,请先吊销不用的令牌", code="too_many_tokens")
     token = api_auth.issue_token(request.auth, body.name)

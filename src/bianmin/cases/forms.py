@@ -5,9 +5,11 @@ passwords typed twice alike, a mobile number's form, lengths."""
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 from django import forms
 from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import FieldDoesNotExist
 
 from bianmin.core.identities import normalise
 
@@ -43,6 +45,24 @@ def _clean_mobile(value: str) -> str:
     return value
 
 
+class PasswordIdentity:
+    """What UserAttributeSimilarityValidator (settings.AUTH_PASSWORD_VALIDATORS) compares a new password
+    with before the account exists: the identity typed on the form, with the labels its message names."""
+
+    def __init__(self, labels: dict[str, str], **values: str):
+        self.__dict__.update(values)
+        self._meta = self._Meta(labels)
+
+    class _Meta:
+        def __init__(self, labels):
+            self.labels = labels
+
+        def get_field(self, name):
+            if name not in self.labels:
+                raise FieldDoesNotExist(name)
+            return SimpleNamespace(verbose_name=self.labels[name])
+
+
 class RegisterForm(AccessibleForm):
     kind = forms.ChoiceField(label="注册类型", choices=Applicant.Kind.choices, initial=Applicant.Kind.PERSON,
                              widget=forms.HiddenInput, error_messages={"invalid_choice": "注册类型无效"})
@@ -50,7 +70,7 @@ class RegisterForm(AccessibleForm):
     id_number = _text("居民身份证号码", 30, help_text="18 位,最后一位可以是 X;注册后用它登录", autocomplete="username", inputmode="text", spellcheck="false", autocapitalize="characters")
     legal_representative = _text("法定代表人", 40, required=False)
     phone = _text("手机号码", 20, help_text="用于接收办件进度短信", autocomplete="tel", inputmode="tel")
-    password1 = forms.CharField(label="设置密码", strip=False, max_length=128, help_text="至少 8 位,不能全是数字,不要用常见密码", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    password1 = forms.CharField(label="设置密码", strip=False, max_length=128, help_text="至少 8 位,不能全是数字,不要用常见密码,不要与证件号码、手机号码或姓名相似", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
                                 error_messages={"required": "请设置密码"})
     password2 = forms.CharField(label="再次输入密码", strip=False, max_length=128, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
                                 error_messages={"required": "请再次输入密码"})
@@ -77,6 +97,13 @@ class RegisterForm(AccessibleForm):
     def clean_id_number(self):
         return normalise(self.cleaned_data["id_number"])
 
+    def password_identity(self, data) -> PasswordIdentity:
+        """The identity a password must not resemble: the ID number or USCC, the phone, the names."""
+        names = ("id_number", "phone", "name", "legal_representative")
+        labels = {n: str(self.fields[n].label) for n in names if n in self.fields}
+        return PasswordIdentity({**labels, "username": labels["id_number"]},
+                                username=data.get("id_number", ""), **{n: data.get(n) or "" for n in names})
+
     def clean_phone(self):
         return _clean_mobile(self.cleaned_data["phone"])
 
@@ -87,7 +114,7 @@ class RegisterForm(AccessibleForm):
             self.add_error("password2", "两次输入的密码不一致")
         elif p1:
             try:
-                validate_password(p1)
+                validate_password(p1, user=self.password_identity(data))
             except forms.ValidationError as exc:
                 self.add_error("password1", exc)
         return data
@@ -104,6 +131,13 @@ class LoginForm(AccessibleForm):
 
     def clean_id_number(self):
         return normalise(self.cleaned_data["id_number"])
+
+    def password_identity(self, data) -> PasswordIdentity:
+        """The identity a password must not resemble: the ID number or USCC, the phone, the names."""
+        names = ("id_number", "phone", "name", "legal_representative")
+        labels = {n: str(self.fields[n].label) for n in names if n in self.fields}
+        return PasswordIdentity({**labels, "username": labels["id_number"]},
+                                username=data.get("id_number", ""), **{n: data.get(n) or "" for n in names})
 
 
 class ContactForm(AccessibleForm):

@@ -106,23 +106,20 @@ def login_view(request):
     if request.method == "POST":
         status = 400
         if form.is_valid():
-            id_number = form.cleaned_data["id_number"]
-            if throttle.locked("applicant", id_number):
-                error, status = throttle.LOCKED_MESSAGE, 429
+            # authenticate() runs the one login throttle (core.throttle.ThrottledModelBackend)
+            user = authenticate(request, username=form.cleaned_data["id_number"], password=form.cleaned_data["password"])
+            if user is None:
+                wait = getattr(request, "login_wait", 0)
+                error, status = (throttle.wait_message(wait), 429) if wait else ("证件号码或密码不正确。", 400)
+            elif getattr(user, "applicant", None) is None:
+                error, status = "该账号是工作人员账号,不能在此以办事人身份登录。请使用“工作人员登录”入口。", 403
             else:
-                user = authenticate(request, username=id_number, password=form.cleaned_data["password"])
-                if user is None:
-                    left = throttle.failed("applicant", id_number)
-                    error = ("证件号码或密码不正确。" + (f"再错 {left} 次将暂停登录 15 分钟。" if left else
-                                                   "登录失败次数过多,已暂停登录 15 分钟。"))
-                    status = 400 if left else 429
-                elif getattr(user, "applicant", None) is None:
-                    error, status = "该账号是工作人员账号,不能在此以办事人身份登录。请使用“工作人员登录”入口。", 403
-                else:
-                    throttle.succeeded("applicant", id_number)
-                    login(request, user)
-                    return redirect(next_url)
-    return render(request, "cases/public/login.html", {"form": form, "error": error, "next": next_url}, status=status)
+                login(request, user)
+                return redirect(next_url)
+    response = render(request, "cases/public/login.html", {"form": form, "error": error, "next": next_url}, status=status)
+    if status == 429:
+        response["Retry-After"] = str(request.login_wait)
+    return response
 
 
 @require_POST

@@ -7,4 +7,9 @@ class CoreConfig(AppConfig):
     verbose_name = "基础"
 
     def ready(self):
+        from django.contrib.auth.signals import user_logged_in
+
+        from . import throttle
         from . import workdays  # noqa: F401  (connects the signals that refresh cached calendar overrides)
+
+        user_logged_in.connect(throttle.on_user_logged_in, dispatch_uid="bianmin.core.throttle")

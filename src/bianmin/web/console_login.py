@@ -1,35 +1,27 @@
-"""Staff login with the same throttle as the public's: five failures lock the account for 15 minutes."""
+"""Staff login at /console/login/, behind the one login throttle (`core.throttle`): the account's
+failures are counted together with the applicant and admin logins. Only staff (a `Staff` record) and
+system administrators get a session; anyone else gets the answer of a wrong password."""
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
 
-from bianmin.core import throttle
-
-SCOPE = "staff"
+from bianmin.core.admin_site import ThrottledLoginFormMixin, is_admin
 
 
-def _account(request) -> str:
-    return (request.POST.get("username") or "").strip().lower()[:150]
+class StaffLoginForm(ThrottledLoginFormMixin, AuthenticationForm):
+    def may_enter(self, user) -> bool:
+        return getattr(user, "staff", None) is not None or is_admin(user)
 
 
 class StaffLoginView(auth_views.LoginView):
     template_name = "web/console/login.html"
+    form_class = StaffLoginForm
     extra_context = {"site_name": settings.BIANMIN_SITE_NAME}
 
-    def post(self, request, *args, **kwargs):
-        account = _account(request)
-        if account and throttle.locked(SCOPE, account):
-            context = self.get_context_data(form=self.get_form_class()(request), lock_error=throttle.LOCKED_MESSAGE)
-            return self.render_to_response(context, status=429)
-        return super().post(request, *args, **kwargs)
-
-    def form_valid(self, form):
-        throttle.succeeded(SCOPE, _account(self.request))
-        return super().form_valid(form)
-
     def form_invalid(self, form):
-        account = _account(self.request)
-        left = throttle.failed(SCOPE, account) if account else throttle.LIMIT
-        context = self.get_context_data(form=form, attempts_left=left,
-                                        lock_error="" if left else throttle.LOCKED_MESSAGE)
-        return self.render_to_response(context, status=400 if left else 429)
+        wait = getattr(self.request, "login_wait", 0)
+        response = self.render_to_response(self.get_context_data(form=form), status=429 if wait else 400)
+        if wait:
+            response["Retry-After"] = str(wait)
+        return response

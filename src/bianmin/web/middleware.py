@@ -1,11 +1,20 @@
-"""Refuse NUL characters before any view sees them.
+"""Request guards: NUL characters, idle staff sessions, the admin's network restriction.
+
+Refuse NUL characters before any view sees them.
 
 PostgreSQL cannot store or even compare text containing U+0000, so `/my/cases/%00/` or a JSON field
 "\\u0000" would reach the database and fail there as a 500. No legitimate input contains one.
 Uploads (multipart) carry binary files and are left to the upload checks."""
 
-from django.http import JsonResponse
+import ipaddress
+import time
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.http import Http404, JsonResponse
 from django.shortcuts import render
+
+from bianmin.core import throttle
 
 MESSAGE = "请求中含有不允许的控制字符(NUL),请检查后重试。"
 
@@ -35,3 +44,75 @@ class RejectNulMiddleware:
                 return JsonResponse({"code": "invalid_characters", "message": MESSAGE}, status=400)
             return render(request, "web/error.html", {"title": "请求无效", "message": MESSAGE, "status": 400}, status=400)
         return self.get_response(request)
+
+
+# ----------------------------------------------------------------------------- staff sessions
+
+STAFF_SESSION_FLAG = "bianmin_staff"
+LAST_SEEN = "bianmin_seen"
+TOUCH_SECONDS = 60  # write the session at most once a minute to keep an active staff session alive
+
+
+def _idle_seconds() -> int:
+    return int(settings.STAFF_SESSION_IDLE_MINUTES) * 60
+
+
+def mark_staff_session(sender, request, user, **kwargs) -> None:
+    """At login (`user_logged_in`): a staff member's or administrator's session expires after
+    STAFF_SESSION_IDLE_MINUTES without a request; an applicant's keeps Django's SESSION_COOKIE_AGE."""
+    from bianmin.core.admin_site import is_admin
+
+    if request is None or not hasattr(request, "session"):
+        return
+    if getattr(user, "staff", None) is not None or is_admin(user) or user.is_staff:
+        request.session[STAFF_SESSION_FLAG] = True
+        request.session[LAST_SEEN] = int(time.time())
+        request.session.set_expiry(_idle_seconds())
+
+
+class StaffSessionIdleMiddleware:
+    """Logs a staff session out once it has been idle too long; the request goes on anonymous (pages
+    send it to the login, the API answers 401). The timestamp is checked on every request, the stored
+    expiry (set_expiry) removes the session record as well."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        session = getattr(request, "session", None)
+        if session is not None and session.get(STAFF_SESSION_FLAG):
+            now = int(time.time())
+            seen = int(session.get(LAST_SEEN) or 0)
+            if now - seen > _idle_seconds():
+                logout(request)
+            elif now - seen >= TOUCH_SECONDS:
+                session[LAST_SEEN] = now
+                session.set_expiry(_idle_seconds())
+        return self.get_response(request)
+
+
+# ----------------------------------------------------------------------------- admin network restriction
+
+class AdminNetworkMiddleware:
+    """/admin/ answers 404 to clients outside ADMIN_ALLOWED_NETWORKS (CIDR list; empty: everyone),
+    as if it did not exist. The address is the throttle's (`core.throttle.client_address`)."""
+
+    prefix = "/admin/"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith(self.prefix) and settings.ADMIN_ALLOWED_NETWORKS and not _admin_allowed(request):
+            raise Http404("admin not reachable from this network")
+        return self.get_response(request)
+
+
+def _admin_allowed(request) -> bool:
+    address = throttle.client_address(request)
+    if not address:
+        return False
+    ip = ipaddress.ip_address(address)
+    ip = getattr(ip, "ipv4_mapped", None) or ip
+    networks = (ipaddress.ip_network(n, strict=False) for n in settings.ADMIN_ALLOWED_NETWORKS)
+    return any(ip.version == n.version and ip in n for n in networks)

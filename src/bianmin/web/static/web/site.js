@@ -9,4 +9,9 @@
     if (holder) holder.hidden = false;
     button.addEventListener("click", function () { window.print(); });
   });
+  // A share link's address is selected as soon as its field gets focus, ready to copy.
+  var fields = document.querySelectorAll("[data-select-on-focus]");
+  Array.prototype.forEach.call(fields, function (field) {
+    field.addEventListener("focus", function () { field.select(); });
+  });
 })();
