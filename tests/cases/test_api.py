@@ -34,7 +34,7 @@ def at_window(item):
 
 
 def submit(people, item, applicant=None, actor=None, **kw):
-    return services.submit_application(applicant or people["citizen"], item, actor=actor or people["citizen_user"],
+    return services.submit_application(applicant=applicant or people["citizen"], item=item, actor=actor or people["citizen_user"],
                                        materials=at_window(item), **kw)
 
 

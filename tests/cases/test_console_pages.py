@@ -45,7 +45,7 @@ def all_at_window(item) -> dict:
 
 
 def online(people, item) -> Case:
-    return services.submit_application(people["citizen"], item, actor=people["citizen_user"], materials=all_at_window(item))
+    return services.submit_application(applicant=people["citizen"], item=item, actor=people["citizen_user"], materials=all_at_window(item))
 
 
 def accepted(people, item) -> Case:

@@ -12,7 +12,7 @@ ALL_STATUSES = list(CaseStatus.values)
 
 def _case_in(status, people, item):
     materials = {m.pk: {"at_window": True} for m in item.materials.all()}
-    case = services.submit_application(people["citizen"], item, actor=people["citizen_user"], materials=materials)
+    case = services.submit_application(applicant=people["citizen"], item=item, actor=people["citizen_user"], materials=materials)
     Case.objects.filter(pk=case.pk).update(status=status)  # force the state under test
     ReviewTask.objects.create(case=case, stage=1, name="审查", department=case.department, role="reviewer")
     case.refresh_from_db()
@@ -26,8 +26,8 @@ def _call(action, case, people):
     material = case.materials.first()
     task = case.tasks.first()
     calls = {
-        "save_draft": lambda: services.save_draft(case.applicant, case.item, actor=citizen, case=case),
-        "submit": lambda: services.submit_application(case.applicant, case.item, actor=citizen, draft=case,
+        "save_draft": lambda: services.save_draft(applicant=case.applicant, item=case.item, actor=citizen, case=case),
+        "submit": lambda: services.submit_application(applicant=case.applicant, item=case.item, actor=citizen, draft=case,
                                                       materials={m.pk: {"at_window": True} for m in case.item.materials.all()}),
         "accept": lambda: services.accept_case(case, actor=clerk),
         "accept_with_pending": lambda: services.accept_case(case, actor=clerk, pending_material_ids=[material.pk]),
