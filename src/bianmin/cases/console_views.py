@@ -95,7 +95,7 @@ def _item_by_code(code: str):
 
 
 # the service's field names -> the registration form's (the contact at a window is the applicant in person)
-_REGISTER_FIELDS = {"contact.phone": "phone", "contact.name": "name", "id_number": "id_number", "name": "name", "kind": "kind"}
+_REGISTER_FIELDS = {"contact.phone": "phone", "contact.name": "name", "form_data.note": "note", "form_data": "note"}
 
 
 def _material_rows(item, post=None, errors=None):
@@ -137,11 +137,11 @@ def register(request):
     ctx["materials"] = _material_rows(item, request.POST)
     choices = {m.pk: material_choice(request.POST, m) for m in item.materials.all()}
     materials = {pk: services.MaterialInput(at_window=c == "at_window", commitment=c == "commitment",
-                                            uploads=(request.FILES.get(f"file_{pk}"),) if c == "upload" else ())
+                                            uploads=tuple(request.FILES.getlist(f"file_{pk}")) or (None,) if c == "upload" else ())
                  for pk, c in choices.items() if c != "none"}
     try:
-        case = services.submit_at_window(applicant=form.data_for_service(), item=item, actor=request.user,
-                                          materials=materials, idempotency_key=f"window:{ctx['token']}")
+        case = services.submit_at_window(applicant=form.data_for_service(), item=item, actor=request.user, materials=materials,
+                                          form_data=form.form_data(), idempotency_key=f"window:{ctx['token']}")
     except DomainError as exc:
         problems = ([{"field": "materials", "message": exc.message}] if exc.code == "materials_missing"
                     else exc.details or [{"field": exc.field, "message": exc.message}])

@@ -812,7 +812,7 @@ def _submit(applicant, item, *, actor, channel, form_data, contact, inputs, idem
 
 @transaction.atomic
 def submit_at_window(*, applicant: dict, item: ServiceItem, actor, materials: dict | None = None,
-                     idempotency_key: str | None = None) -> Case:
+                     form_data: dict | None = None, idempotency_key: str | None = None) -> Case:
     """窗口登记: the applicant who came in person is registered (or found) and their application
     submitted by the clerk, together: a refused application leaves no half-registered applicant.
     `applicant`: kind, id_number, name, phone; the phone is the application's contact phone."""
@@ -821,7 +821,7 @@ def submit_at_window(*, applicant: dict, item: ServiceItem, actor, materials: di
     phone = str(applicant.get("phone") or "").strip()
     contact = Contact(name=person.name, phone=phone, address=person.address) if phone else None
     return submit_application(applicant=person, item=item, actor=actor, channel=Channel.WINDOW, materials=materials,
-                              contact=contact, idempotency_key=idempotency_key, hall=staff.hall, window=staff.window)
+                              form_data=form_data, contact=contact, idempotency_key=idempotency_key, hall=staff.hall, window=staff.window)
 
 
 # ----------------------------------------------------------------------------- acceptance (综合受理)
