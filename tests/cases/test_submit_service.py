@@ -287,3 +287,29 @@ def test_rongque_may_not_leave_a_cancelled_proof_for_later(people, proof_item, p
         services.accept_case(case, actor=people["clerk"].user, pending_material_ids=[case.materials.get(name="无犯罪记录证明").pk])
     assert (exc.value.code, exc.value.field) == ("proof_not_retained", "pending")
     assert Case.objects.get(pk=case.pk).status == CaseStatus.SUBMITTED
+
+
+# ----------------------------------------------------------------------------- one definition each
+
+def test_the_rules_are_stated_once():
+    """A second definition coming back fails here: the retained-proof check outside catalog.selectors'
+    `off_the_retained_list`, a files-per-material limit, a contact-phone pattern or a form_data size
+    outside the submission service."""
+    from pathlib import Path
+
+    import bianmin
+
+    src = Path(bianmin.__file__).parent
+    # needle -> (where it may not appear, the one file where it may)
+    owners = {"is_retained": ("cases/", None), "MAX_FILES_PER_MATERIAL =": ("", "cases/services.py"),
+              r"0\d{2,3}": ("", "cases/services.py"), "64 * 1024": ("cases/", "cases/services.py")}
+    found = {}
+    for path in src.rglob("*.py"):
+        rel = path.relative_to(src).as_posix()
+        if "/migrations/" in rel:
+            continue
+        text = path.read_text(encoding="utf-8")
+        for needle, (scope, owner) in owners.items():
+            if needle in text and rel.startswith(scope) and rel != owner:
+                found.setdefault(needle, []).append(rel)
+    assert found == {}, found

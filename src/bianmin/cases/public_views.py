@@ -424,21 +424,15 @@ def _case_action(request, number, act):
     return redirect("cases_public:case", number=case.number)
 
 
-def _store_all(request, case, stored, field_name, cm):
-    uploads = [f for f in request.FILES.getlist(field_name) if f is not None and f.name]
-    if not uploads:
-        raise ValidationError("请选择要上传的文件", code="file_required", field=f"cm-{cm.pk}")
-    if len(uploads) > services.MAX_FILES_PER_MATERIAL:
-        raise ValidationError(f"每项材料最多 {services.MAX_FILES_PER_MATERIAL} 个文件", code="too_many_files", field=f"cm-{cm.pk}")
-    ids = []
-    for f in uploads:
-        try:
-            record = files.store_upload(case.applicant, f, actor=request.user)
-        except ValidationError as exc:
-            raise ValidationError(exc.message, code=exc.code, field=f"cm-{cm.pk}") from None
-        stored.append(record)
-        ids.append(record.pk)
-    return ids
+def _uploads(request, field_name) -> list:
+    return [f for f in request.FILES.getlist(field_name) if f is not None and f.name]
+
+
+def _per_material(exc: DomainError) -> DomainError:
+    """The service names a case material `case_materials.<id>`; this page's field for it is `cm-<id>`."""
+    if exc.field and exc.field.startswith("case_materials."):
+        exc.field = "cm-" + exc.field.split(".", 1)[1]
+    return exc
 
 
 @applicant_required
@@ -446,11 +440,11 @@ def _store_all(request, case, stored, field_name, cm):
 def supplement(request, number):
     def act(case, stored):
         missing = [cm for cm in case.materials.all() if cm.state == CaseMaterial.State.MISSING]
-        given = {}
-        for cm in missing:
-            if request.FILES.getlist(f"cm-{cm.pk}"):
-                given[cm.pk] = _store_all(request, case, stored, f"cm-{cm.pk}", cm)
-        services.submit_supplement(case, actor=request.user, files=given)
+        given = {cm.pk: _uploads(request, f"cm-{cm.pk}") for cm in missing if request.FILES.getlist(f"cm-{cm.pk}")}
+        try:
+            services.supplement_with_uploads(case, actor=request.user, uploads=given)
+        except DomainError as exc:
+            raise _per_material(exc) from None
         return "补正材料已提交,办件继续办理。"
 
     return _case_action(request, number, act)
@@ -463,8 +457,10 @@ def pending_material(request, number, cm_id):
         cm = next((m for m in case.materials.all() if m.pk == cm_id and m.state == CaseMaterial.State.PENDING), None)
         if cm is None:
             raise NotFound("该材料不是待补的容缺材料", code="not_pending")
-        ids = _store_all(request, case, stored, f"cm-{cm.pk}", cm)
-        services.receive_pending_material(case, actor=request.user, case_material_id=cm.pk, file_ids=ids)
+        try:
+            services.pending_with_uploads(case, actor=request.user, case_material_id=cm.pk, uploads=_uploads(request, f"cm-{cm.pk}"))
+        except DomainError as exc:
+            raise _per_material(exc) from None
         return f"“{cm.name}”已补交。"
 
     return _case_action(request, number, act)

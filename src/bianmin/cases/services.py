@@ -998,6 +998,49 @@ def submit_supplement(case: Case, *, actor, files: dict) -> Case:
     return case
 
 
+def _store_for(case: Case, uploads: dict, *, actor, stored: list) -> dict[int, list[int]]:
+    """{case material id: [uploaded files]} -> {case material id: [UploadedFile ids]}, stored for the case's
+    applicant with the submission's limits (MAX_FILES_PER_MATERIAL); every refused file is named."""
+    from . import files
+
+    problems, out = [], {}
+    for cm_id, given in uploads.items():
+        given = [f for f in given if f is not None and getattr(f, "name", "")]
+        field = f"case_materials.{cm_id}"
+        if not given:
+            problems.append(_problem(field, "file_required", "请选择要上传的文件"))
+        elif len(given) > MAX_FILES_PER_MATERIAL:
+            problems.append(_problem(field, "too_many_files", f"每项材料最多 {MAX_FILES_PER_MATERIAL} 个文件"))
+    _refuse(problems)
+    for cm_id, given in uploads.items():
+        for f in given:
+            try:
+                record = files.store_upload(case.applicant, f, actor=actor)
+            except ValidationError as exc:
+                problems.append(_problem(f"case_materials.{cm_id}", exc.code, exc.message))
+            else:
+                stored.append(record)
+                out.setdefault(cm_id, []).append(record.pk)
+    _refuse(problems)
+    return out
+
+
+def supplement_with_uploads(case: Case, *, actor, uploads: dict) -> Case:
+    """补正 from a form that sends the files themselves ({case material id: [files]}): stored with the
+    submission's limits, then `submit_supplement`; a refusal removes what was stored."""
+    stored: list = []
+    with _cleaning_up(stored), transaction.atomic():
+        return submit_supplement(case, actor=actor, files=_store_for(case, uploads, actor=actor, stored=stored))
+
+
+def pending_with_uploads(case: Case, *, actor, case_material_id: int, uploads) -> Case:
+    """容缺后补 from a form that sends the files themselves: stored as above, then `receive_pending_material`."""
+    stored: list = []
+    with _cleaning_up(stored), transaction.atomic():
+        ids = _store_for(case, {case_material_id: list(uploads)}, actor=actor, stored=stored)[case_material_id]
+        return receive_pending_material(case, actor=actor, case_material_id=case_material_id, file_ids=ids)
+
+
 @transaction.atomic
 def receive_pending_material(case: Case, *, actor, case_material_id: int, file_ids=()) -> Case:
     """容缺后补: the pending material arrives."""
