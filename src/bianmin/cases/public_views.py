@@ -221,8 +221,8 @@ def _item_for(code: str):
 
 
 def _initial_contact(applicant: Applicant) -> dict:
-    return {"contact_name": applicant.legal_representative or applicant.name if applicant.kind == Applicant.Kind.LEGAL_PERSON
-            else applicant.name, "contact_phone": applicant.phone, "contact_address": applicant.address}
+    c = services.Contact.of(applicant)  # the contact a submission without one would take
+    return {"contact_name": c.name, "contact_phone": c.phone, "contact_address": c.address}
 
 
 @applicant_required
