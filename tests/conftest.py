@@ -145,7 +145,8 @@ def people(departments, halls):
     citizen = case_services.register_applicant(kind="person", name="张三", id_number=resident_id_with_check("44080219900101123"),
                                                phone="13800000000", user=citizen_user)
     other_user = User.objects.create_user(username="other", password="Bianmin!2026")
-    other = case_services.register_applicant(kind="person", name="李四", id_number=resident_id_with_check("44080319850505002"), user=other_user)
+    other = case_services.register_applicant(kind="person", name="李四", id_number=resident_id_with_check("44080319850505002"),
+                                             phone="13700000000", user=other_user)
     market = departments["market"]
     return {
         "citizen": citizen, "citizen_user": citizen_user, "other": other, "other_user": other_user,

@@ -35,7 +35,7 @@ def at_window(item):
 
 
 def submit(people, item, applicant=None, actor=None, **kw):
-    return services.submit_application(applicant or people["citizen"], item, actor=actor or people["citizen_user"],
+    return services.submit_application(applicant=applicant or people["citizen"], item=item, actor=actor or people["citizen_user"],
                                        materials=at_window(item), **kw)
 
 
@@ -163,7 +163,8 @@ def test_submit_is_idempotent_with_a_key(citizen, people, item):
     assert data["status"] == "submitted" and data["clock"]["state"] == "not_started"
     # the answer is the case's summary; its detail (form, materials) is one GET away
     detail = citizen.get(data["url"]).json()
-    assert detail["form_data"] == {"经营场所": "赤坎区中山一路1号"}
+    # without a contact in the request, the applicant's name and phone on file are the contact
+    assert detail["form_data"] == {"经营场所": "赤坎区中山一路1号", "contact_name": "张三", "contact_phone": "13800000000"}
     assert all(m["state"] == "provided" for m in detail["materials"])
     r2 = post(citizen, "/api/v1/cases", body, **{"Idempotency-Key": "req-42"})
     assert r2.status_code == 200 and r2.json()["number"] == data["number"]

@@ -45,7 +45,7 @@ def all_at_window(item) -> dict:
 
 
 def online(people, item) -> Case:
-    return services.submit_application(people["citizen"], item, actor=people["citizen_user"], materials=all_at_window(item))
+    return services.submit_application(applicant=people["citizen"], item=item, actor=people["citizen_user"], materials=all_at_window(item))
 
 
 def accepted(people, item) -> Case:
@@ -118,7 +118,7 @@ def test_window_flow_register_accept_review_decide_deliver(client, actors, item,
 
 def test_register_shows_the_service_error_and_creates_nothing(client, actors, item):
     clerk = as_user(client, actors["clerk"].user)
-    form = {"item": item.code, "token": "t-2", "kind": "person", "id_number": "440802198001010010", "name": "王五",
+    form = {"item": item.code, "token": "t-2", "kind": "person", "id_number": "440802198001010010", "name": "王五", "phone": "13600000000",
             **{f"material_{m.pk}": "at_window" for m in item.materials.all()}}
     r = clerk.post(f"{BASE}new/", form)
     html = r.content.decode()
@@ -471,7 +471,7 @@ def test_register_with_a_scan_and_a_refused_file(client, actors, item, settings,
     clerk = as_user(client, actors["clerk"].user)
     first, *rest = list(item.materials.all())
     form = {"item": item.code, "token": "t-3", "kind": "person", "id_number": resident_id_with_check("44080219800101001"),
-            "name": "王五", f"material_{first.pk}": "upload", **{f"material_{m.pk}": "at_window" for m in rest}}
+            "name": "王五", "phone": "13600000000", f"material_{first.pk}": "upload", **{f"material_{m.pk}": "at_window" for m in rest}}
     r = clerk.post(f"{BASE}new/", {**form, f"file_{first.pk}": SimpleUploadedFile("申请书.pdf", b"not a pdf at all")})
     html = r.content.decode()
     assert r.status_code == 400 and 'role="alert"' in html and f'href="#id_file_{first.pk}"' in html and "以文件内容为准" in html

@@ -476,7 +476,7 @@ def case_with_file(people, make_item):
     item = make_item(audience="both")
     f = upload(people, "申请书.pdf", tiny_pdf())
     materials = {m.pk: {"files": [f.pk]} if i == 0 else {"at_window": True} for i, m in enumerate(item.materials.all())}
-    case = services.submit_application(people["citizen"], item, actor=people["citizen_user"], materials=materials)
+    case = services.submit_application(applicant=people["citizen"], item=item, actor=people["citizen_user"], materials=materials)
     f.refresh_from_db()
     return case, f
 

@@ -20,7 +20,7 @@ def materials_of(item, **extra):
 
 
 def submit(people, item, **kw):
-    return services.submit_application(people["citizen"], item, actor=people["citizen_user"],
+    return services.submit_application(applicant=people["citizen"], item=item, actor=people["citizen_user"],
                                        materials=kw.pop("materials", materials_of(item)), **kw)
 
 

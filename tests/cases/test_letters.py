@@ -25,7 +25,7 @@ def decided(people, item, approved, monkeypatch, reasons="经营场所、设备�
     monkeypatch.setattr(clock, "today", lambda: date(2026, 9, 28))
     monkeypatch.setattr(services, "_now", lambda: datetime(2026, 9, 28, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai")))
     materials = {m.pk: {"at_window": True} for m in item.materials.all()}
-    case = services.submit_application(people["citizen"], item, actor=people["citizen_user"], materials=materials)
+    case = services.submit_application(applicant=people["citizen"], item=item, actor=people["citizen_user"], materials=materials)
     case = services.accept_case(case, actor=people["clerk"].user)
     services.complete_task(case.tasks.get(), actor=people["reviewer"].user, opinion="同意")
     return services.decide_case(case, actor=people["approver"].user, approved=approved, reasons=reasons)
@@ -90,7 +90,7 @@ def test_a_legal_person_is_addressed_as_a_unit(people, item, monkeypatch, tmp_pa
                                           id_number=uscc_with_check("91440800MA4W00001"), phone="13900000000")
     monkeypatch.setattr(clock, "today", lambda: date(2026, 9, 28))
     materials = {m.pk: {"at_window": True} for m in item.materials.all()}
-    case = services.submit_application(company, item, actor=people["clerk"].user, channel="window", materials=materials)
+    case = services.submit_application(applicant=company, item=item, actor=people["clerk"].user, channel="window", materials=materials)
     case = services.accept_case(case, actor=people["clerk"].user)
     services.complete_task(case.tasks.get(), actor=people["reviewer"].user, opinion="同意")
     case = services.decide_case(case, actor=people["approver"].user, approved=True, reasons="符合条件")
@@ -101,7 +101,7 @@ def test_a_legal_person_is_addressed_as_a_unit(people, item, monkeypatch, tmp_pa
 
 def test_no_letter_before_a_decision(people, item):
     materials = {m.pk: {"at_window": True} for m in item.materials.all()}
-    case = services.submit_application(people["citizen"], item, actor=people["citizen_user"], materials=materials)
+    case = services.submit_application(applicant=people["citizen"], item=item, actor=people["citizen_user"], materials=materials)
     with pytest.raises(Conflict) as exc:
         letters.decision_letter_pdf(case)
     assert exc.value.code == "not_decided"

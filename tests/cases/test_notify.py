@@ -36,7 +36,7 @@ def run_on_commit(django_capture_on_commit_callbacks):
 
 def submit(people, item, **kw):
     materials = {m.pk: {"at_window": True} for m in item.materials.all()}
-    return services.submit_application(people["citizen"], item, actor=people["citizen_user"], materials=materials, **kw)
+    return services.submit_application(applicant=people["citizen"], item=item, actor=people["citizen_user"], materials=materials, **kw)
 
 
 def inbox(people):

@@ -74,14 +74,14 @@ def test_enterprise_home_with_next_items_after_the_business_licence(client, comp
     assert "领取营业执照后,通常接着办" in html and f'href="/items/{seal.code}/"' in html and invoice.code not in html
     assert "银行开户" in html
     # once applied for, it is not offered again
-    services.submit_application(company, seal, actor=company.user, materials={m.pk: {"at_window": True} for m in seal.materials.all()})
+    services.submit_application(applicant=company, item=seal, actor=company.user, materials={m.pk: {"at_window": True} for m in seal.materials.all()})
     html = client.get("/my/").content.decode()
     assert f'href="/items/{seal.code}/"' not in html
 
 
 def test_a_case_waiting_for_a_supplement_is_a_reminder(citizen, people, make_item):
     item = make_item(audience="both")
-    case = services.submit_application(people["citizen"], item, actor=people["citizen_user"],
+    case = services.submit_application(applicant=people["citizen"], item=item, actor=people["citizen_user"],
                                        materials={m.pk: {"at_window": True} for m in item.materials.all()})
     services.request_supplement(case, actor=people["clerk"].user, missing_ids=[case.materials.get(name="营业执照").pk])
     html = citizen.get("/my/").content.decode()
@@ -168,7 +168,7 @@ def test_ratings_page_lists_mine_and_links_the_cases_to_rate(citizen, people, ma
     item = make_item(audience="both")
 
     def decided():
-        case = services.submit_application(people["citizen"], item, actor=people["citizen_user"],
+        case = services.submit_application(applicant=people["citizen"], item=item, actor=people["citizen_user"],
                                            materials={m.pk: {"at_window": True} for m in item.materials.all()})
         case = services.accept_case(case, actor=people["clerk"].user)
         services.complete_task(case.tasks.get(), actor=people["reviewer"].user, opinion="符合条件")
@@ -188,7 +188,7 @@ def test_home_reads_are_bounded(citizen, people, types, departments, make_item, 
         issue(people["citizen"], types["jhz"], departments, valid_until=clock.today() + timedelta(days=10 + i))
     item = make_item(audience="both")
     for _ in range(5):
-        services.submit_application(people["citizen"], item, actor=people["citizen_user"],
+        services.submit_application(applicant=people["citizen"], item=item, actor=people["citizen_user"],
                                     materials={m.pk: {"at_window": True} for m in item.materials.all()})
     with django_assert_max_num_queries(14):
         html = citizen.get("/my/").content.decode()

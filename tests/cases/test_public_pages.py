@@ -76,7 +76,7 @@ def submit_online(people, item, **kw):
     m = mats(item)
     materials = {m["食品经营许可申请书"].pk: {"files": [f.pk]}, m["营业执照"].pk: {"at_window": True},
                  m["经营场所使用证明"].pk: {"commitment": True}}
-    return services.submit_application(applicant, item, actor=actor, materials=materials, **kw)
+    return services.submit_application(applicant=applicant, item=item, actor=actor, materials=materials, **kw)
 
 
 # ----------------------------------------------------------------------------- registration and login
@@ -383,7 +383,7 @@ def test_case_page(citizen, people, item, django_capture_on_commit_callbacks):
 def test_other_peoples_things_are_404_everywhere(client, people, item):
     theirs = submit_online(people, item, applicant=people["other"], actor=people["other_user"])
     their_file = UploadedFile.objects.get(case_material__case=theirs)
-    their_draft = services.save_draft(people["other"], item, actor=people["other_user"])
+    their_draft = services.save_draft(applicant=people["other"], item=item, actor=people["other_user"])
     client.force_login(people["citizen_user"])
     n = theirs.number
     for url in (f"/my/cases/{n}/", f"/my/cases/{n}/submitted/", f"/files/{their_file.pk}/", f"/apply/draft/{their_draft.pk}/",

@@ -70,7 +70,7 @@ def _case_in(status, action, people, make_item) -> Setup:
     item = make_item(audience="both", is_immediate=action == "handle_immediately",
                      **({"promised_days": 0, "statutory_days": 1} if action == "handle_immediately" else {}))
     materials = {m.pk: {"at_window": True} for m in item.materials.all()}
-    case = services.submit_application(people["citizen"], item, actor=people["citizen_user"], materials=materials)
+    case = services.submit_application(applicant=people["citizen"], item=item, actor=people["citizen_user"], materials=materials)
     Case.objects.filter(pk=case.pk).update(status=status)  # force the state under test
     material = case.materials.get(name="食品安全管理制度文本")  # the item marks it as allowed to come later (容缺)
     if action == "submit_supplement":
@@ -94,8 +94,8 @@ def _case_in(status, action, people, make_item) -> Setup:
 def _call(action, setup: Setup, actor):
     case, material, task = setup.case, setup.material, setup.task
     calls = {
-        "save_draft": lambda: services.save_draft(case.applicant, case.item, actor=actor, case=case),
-        "submit": lambda: services.submit_application(case.applicant, case.item, actor=actor, draft=case,
+        "save_draft": lambda: services.save_draft(applicant=case.applicant, item=case.item, actor=actor, case=case),
+        "submit": lambda: services.submit_application(applicant=case.applicant, item=case.item, actor=actor, draft=case,
                                                       materials={m.pk: {"at_window": True} for m in case.item.materials.all()}),
         "accept": lambda: services.accept_case(case, actor=actor),
         "accept_with_pending": lambda: services.accept_case(case, actor=actor, pending_material_ids=[material.pk]),

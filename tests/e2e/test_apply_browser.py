@@ -164,7 +164,7 @@ def test_phone_apply_and_my_cases(live_server, item, people, phone, screenshots)
     page.screenshot(path=str(screenshots / "apply-submitted-phone.png"), full_page=True)
     case = Case.objects.get(applicant=people["citizen"])
     # a second, older case of the same applicant and one of someone else's
-    services.submit_application(people["other"], item, actor=people["other_user"], materials={
+    services.submit_application(applicant=people["other"], item=item, actor=people["other_user"], materials={
         mm.pk: {"at_window": True} for mm in item.materials.all()})
     page.goto(live_server.url + "/my/")
     _assert_no_horizontal_overflow(page, "my cases")

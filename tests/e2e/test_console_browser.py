@@ -48,7 +48,7 @@ def _accepted_on(people, item, day, monkeypatch):
     """A case accepted on `day` (the clock's today patched for the call only)."""
     with monkeypatch.context() as m:
         m.setattr(clock, "today", lambda: day)
-        case = services.submit_application(people["citizen"], item, actor=people["citizen_user"],
+        case = services.submit_application(applicant=people["citizen"], item=item, actor=people["citizen_user"],
                                            materials={x.pk: {"at_window": True} for x in item.materials.all()})
         return services.accept_case(case, actor=people["clerk"].user)
 
@@ -64,7 +64,7 @@ def test_clerk_registers_and_accepts_then_reviewer_completes(live_server, people
         four_back -= datetime.timedelta(days=1)
     _accepted_on(people, item, four_back, monkeypatch)
     # an online application already waiting, so the queue shows more than the walk-in
-    services.submit_application(people["citizen"], item, actor=people["citizen_user"],
+    services.submit_application(applicant=people["citizen"], item=item, actor=people["citizen_user"],
                                 materials={m.pk: {"at_window": True} for m in item.materials.all()})
 
     page = desktop

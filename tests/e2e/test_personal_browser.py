@@ -47,7 +47,7 @@ def company(people, departments, make_item):
     make_item(code=SEAL, name="公章刻制备案", audience="legal_person", department=departments["police"])
     make_item(code=INVOICE, name="发票领用", audience="both")
     item = make_item(name="户外广告设置许可", audience="legal_person")
-    case = services.submit_application(company, item, actor=user, materials={m.pk: {"at_window": True} for m in item.materials.all()})
+    case = services.submit_application(applicant=company, item=item, actor=user, materials={m.pk: {"at_window": True} for m in item.materials.all()})
     services.request_supplement(case, actor=people["clerk"].user, missing_ids=[case.materials.first().pk], note="请上传盖章件")
     return company
 

@@ -39,7 +39,7 @@ def item(make_item):
 
 def _accept(people, item, today, day):
     today[0] = day
-    case = services.submit_application(people["citizen"], item, actor=people["citizen_user"],
+    case = services.submit_application(applicant=people["citizen"], item=item, actor=people["citizen_user"],
                                        materials={m.pk: {"at_window": True} for m in item.materials.all()})
     return services.accept_case(case, actor=people["clerk"].user)
 

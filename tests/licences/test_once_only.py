@@ -47,7 +47,7 @@ def others_at_window(item, skip=("营业执照",)):
 
 def test_a_current_licence_fills_the_material_and_the_use_is_logged(company, item, licence_types, holders, departments, people):
     licence = issue(licence_types, holders, departments)
-    case = services.submit_application(company, item, actor=company.user, materials=others_at_window(item))
+    case = services.submit_application(applicant=company, item=item, actor=company.user, materials=others_at_window(item))
     cm = case.materials.get(name="营业执照")
     assert cm.state == CaseMaterial.State.FROM_LICENCE
     assert cm.note == f"已从电子证照库调取:营业执照 {licence.number}(证照标识 {licence.identifier})"
@@ -60,7 +60,7 @@ def test_a_current_licence_fills_the_material_and_the_use_is_logged(company, ite
 
 def test_without_a_licence_the_material_is_asked_for(company, item, licence_types):
     with pytest.raises(ValidationError) as exc:
-        services.submit_application(company, item, actor=company.user, materials=others_at_window(item))
+        services.submit_application(applicant=company, item=item, actor=company.user, materials=others_at_window(item))
     assert exc.value.code == "materials_missing" and "营业执照" in exc.value.message
     assert not LicenceUse.objects.exists()
 
@@ -73,13 +73,13 @@ def test_expired_revoked_or_someone_elses_licence_does_not_count(company, item, 
                                    issuer=departments["market"])
     assert old.status == "expired"
     with pytest.raises(ValidationError) as exc:
-        services.submit_application(company, item, actor=company.user, materials=others_at_window(item))
+        services.submit_application(applicant=company, item=item, actor=company.user, materials=others_at_window(item))
     assert exc.value.code == "materials_missing"
 
 
 def test_a_draft_shows_the_filled_material_but_logs_no_use(company, item, licence_types, holders, departments):
     issue(licence_types, holders, departments)
-    draft = services.save_draft(company, item, actor=company.user)
+    draft = services.save_draft(applicant=company, item=item, actor=company.user)
     assert draft.materials.get(name="营业执照").state == CaseMaterial.State.FROM_LICENCE
     assert not LicenceUse.objects.exists()
 
@@ -94,7 +94,7 @@ def test_one_licence_query_per_submission_whatever_the_number_of_materials(compa
                                    issuer=departments["market"])
     given = {m.pk: {"at_window": True} for m in item.materials.all() if m.name in ("申请书", "结婚证")}
     with CaptureQueriesContext(connection) as ctx:
-        case = services.submit_application(company, item, actor=company.user, materials=given)
+        case = services.submit_application(applicant=company, item=item, actor=company.user, materials=given)
     selects = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("SELECT") and '"licences_licence"' in q["sql"]]
     # one statement writes the uses (on PostgreSQL the same statement as the case)
     inserts = [q["sql"] for q in ctx.captured_queries if 'INSERT INTO "licences_licenceuse"' in q["sql"]]
@@ -106,7 +106,7 @@ def test_one_licence_query_per_submission_whatever_the_number_of_materials(compa
 
 def test_a_licence_revoked_before_acceptance_is_refused_and_can_be_asked_for(company, item, licence_types, holders, departments, people):
     licence = issue(licence_types, holders, departments)
-    case = services.submit_application(company, item, actor=company.user, materials=others_at_window(item))
+    case = services.submit_application(applicant=company, item=item, actor=company.user, materials=others_at_window(item))
     licence_services.revoke_licence(licence, "吊销营业执照", people["approver"].user)
     with pytest.raises(ValidationError) as exc:
         services.accept_case(case, actor=people["clerk"].user)
@@ -123,7 +123,7 @@ def test_a_licence_revoked_before_acceptance_is_refused_and_can_be_asked_for(com
 
 def test_a_renewed_licence_of_the_same_type_still_satisfies_at_acceptance(company, item, licence_types, holders, departments, people):
     licence = issue(licence_types, holders, departments)
-    case = services.submit_application(company, item, actor=company.user, materials=others_at_window(item))
+    case = services.submit_application(applicant=company, item=item, actor=company.user, materials=others_at_window(item))
     licence_services.supersede_licence(licence, people["approver"].user, holder_name=holders["company"][0])
     case = services.accept_case(case, actor=people["clerk"].user)
     assert case.status == CaseStatus.IN_REVIEW
@@ -142,7 +142,7 @@ def test_a_proof_cancelled_after_the_application_is_not_asked_for(people, make_i
                                                  {"name": "无犯罪记录证明", "proof": proof.pk, "pending_allowed": True}])
     proof_cm = lambda case: case.materials.get(name="无犯罪记录证明")  # noqa: E731
     apply_form = {m.pk: {"at_window": True} for m in item.materials.filter(name="申请书")}
-    case = services.submit_application(people["citizen"], item, actor=people["citizen_user"], materials=apply_form)
+    case = services.submit_application(applicant=people["citizen"], item=item, actor=people["citizen_user"], materials=apply_form)
     assert proof_cm(case).state == CaseMaterial.State.MISSING  # 容缺: the clerk would decide
     Proof.objects.filter(pk=proof.pk).update(is_retained=False)  # cancelled (T8) meanwhile
     with pytest.raises(ValidationError) as exc:
@@ -206,7 +206,7 @@ def _earlier_case(company, item, media):
     """An earlier application in which the company uploaded its 法定代表人身份证明."""
     m = {x.name: x for x in item.materials.all()}
     f = case_files.store_upload(company, SimpleUploadedFile("法人身份证.pdf", tiny_pdf("id")), actor=company.user)
-    return services.submit_application(company, item, actor=company.user, materials={
+    return services.submit_application(applicant=company, item=item, actor=company.user, materials={
         m["食品经营许可申请书"].pk: {"at_window": True}, m["营业执照"].pk: {"at_window": True},
         m["法定代表人身份证明"].pk: {"files": [f.pk]}}), f
 
@@ -286,7 +286,7 @@ def test_api_offers_and_reuses_with_consent(client, company, form_item, licence_
 def test_the_clerk_sees_the_filled_material_and_the_refusal_after_a_revocation(client, company, item, licence_types, holders,
                                                                              departments, people):
     licence = issue(licence_types, holders, departments)
-    case = services.submit_application(company, item, actor=company.user, materials=others_at_window(item))
+    case = services.submit_application(applicant=company, item=item, actor=company.user, materials=others_at_window(item))
     client.force_login(people["clerk"].user)
     html = client.get(f"/console/cases/{case.number}/").content.decode()
     assert "电子证照免提交" in html and licence.identifier in html
@@ -301,6 +301,6 @@ def test_the_clerk_sees_the_filled_material_and_the_refusal_after_a_revocation(c
 def test_a_material_handed_in_anyway_is_not_a_licence_use(company, item, licence_types, holders, departments):
     issue(licence_types, holders, departments)
     materials = {m.pk: {"at_window": True} for m in item.materials.all()}  # the clerk checked the paper licence too
-    case = services.submit_application(company, item, actor=company.user, materials=materials)
+    case = services.submit_application(applicant=company, item=item, actor=company.user, materials=materials)
     assert case.materials.get(name="营业执照").state == CaseMaterial.State.PROVIDED
     assert not LicenceUse.objects.exists()

@@ -181,7 +181,7 @@ def test_mask_name(name, masked):
 def _approve(people, item):
     from bianmin.cases import services as case_services
 
-    case = case_services.submit_application(people["citizen"], item, actor=people["citizen_user"],
+    case = case_services.submit_application(applicant=people["citizen"], item=item, actor=people["citizen_user"],
                                             materials={m.pk: {"at_window": True} for m in item.materials.all()})
     case = case_services.accept_case(case, actor=people["clerk"].user)
     case_services.complete_task(case.tasks.get(), actor=people["reviewer"].user, opinion="材料齐全")

@@ -27,7 +27,7 @@ def accept(people, item, monkeypatch):
     def _accept(day: date, applicant="citizen"):
         today[0] = day
         user = people[f"{applicant}_user"]
-        case = services.submit_application(people[applicant], item, actor=user,
+        case = services.submit_application(applicant=people[applicant], item=item, actor=user,
                                            materials={m.pk: {"at_window": True} for m in item.materials.all()})
         return services.accept_case(case, actor=people["clerk"].user)
 

@@ -216,7 +216,7 @@ def test_trend_and_comparisons(world):
 def test_a_real_case_handled_on_the_spot_counts_as_same_day(people, make_item, monkeypatch):
     monkeypatch.setattr(clock, "today", lambda: date(2026, 9, 28))
     item = make_item(audience="both", is_immediate=True, promised_days=0)
-    case = services.submit_application(people["citizen"], item, actor=people["citizen_user"], channel="window",
+    case = services.submit_application(applicant=people["citizen"], item=item, actor=people["citizen_user"], channel="window",
                                        materials={m.pk: {"at_window": True} for m in item.materials.all()})
     services.handle_immediately(case, actor=people["clerk"].user)
     r = by_code(kpis.figures(scope=kpis.resolve_scope(), period=kpis.Period(date(2026, 9, 1), date(2026, 9, 1))).kpis)

@@ -30,7 +30,7 @@ def today(monkeypatch):
 def accept(people, today):
     def _accept(item, day):
         today[0] = day
-        case = services.submit_application(people["citizen"], item, actor=people["citizen_user"],
+        case = services.submit_application(applicant=people["citizen"], item=item, actor=people["citizen_user"],
                                            materials={m.pk: {"at_window": True} for m in item.materials.all()})
         return services.accept_case(case, actor=people["clerk"].user)
 

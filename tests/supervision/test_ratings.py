@@ -38,7 +38,7 @@ def finish(people, item, today):
     """finish(applicant="citizen", deliver=True) -> a case accepted, decided (and delivered) on 2026-09-21."""
 
     def _finish(applicant="citizen", deliver=True):
-        case = services.submit_application(people[applicant], item, actor=people[f"{applicant}_user"],
+        case = services.submit_application(applicant=people[applicant], item=item, actor=people[f"{applicant}_user"],
                                            materials={m.pk: {"at_window": True} for m in item.materials.all()})
         case = services.accept_case(case, actor=people["clerk"].user)
         services.complete_task(case.tasks.get(), actor=people["reviewer"].user, opinion="符合条件")
@@ -116,7 +116,7 @@ def test_rate_once_only_finished_only_own_only(people, finish, item):
     assert exc.value.code == "already_rated"
     assert Rating.objects.get(case=case).score == 3
 
-    open_case = services.submit_application(people["citizen"], item, actor=people["citizen_user"],
+    open_case = services.submit_application(applicant=people["citizen"], item=item, actor=people["citizen_user"],
                                             materials={m.pk: {"at_window": True} for m in item.materials.all()})
     with pytest.raises(Conflict) as exc:
         rate(people, open_case, 5)

@@ -11,16 +11,13 @@ token. Applicants see only their own cases ("not found" for anyone else's); staf
 
 from __future__ import annotations
 
-import json
-from contextlib import nullcontext
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from ninja import Field, File, Path, Router, Schema
 from ninja.files import UploadedFile as NinjaUploadedFile
-from pydantic import ConfigDict, field_validator, model_validator
+from pydantic import ConfigDict, model_validator
 
 from bianmin.catalog import selectors as catalog_selectors
 from bianmin.catalog.models import ServiceItem
@@ -37,16 +34,15 @@ except ImportError:  # pragma: no cover
         return status_code, value
 
 from . import clock as case_clock
-from . import files, letters, reuse, selectors, services
+from . import letters, reuse, selectors, services
 from . import auth as api_auth
 from .auth import API_AUTH
-from .models import ApiToken, Case, CaseStatus, Message, ReviewTask, SupervisionHandover, UploadedFile
+from .models import ApiToken, Case, CaseStatus, Message, ReviewTask, SupervisionHandover
 
 router = Router(tags=["办件"], auth=API_AUTH)
 
 MAX_ID = 2**53           # ids beyond this are not ours (and would overflow SQLite)
 MAX_TEXT = 5000          # free-text fields; services keep at most 2000–4000 of them
-MAX_FORM_BYTES = 64 * 1024
 MAX_PAGE = 100_000
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -88,22 +84,24 @@ class In(Schema):
 
 
 class MaterialIn(In):
-    files: list[Id] = Field(default_factory=list, max_length=50)
+    # the number of files per material is the service's rule (services.MAX_FILES_PER_MATERIAL, code too_many_files)
+    files: list[Id] = Field(default_factory=list, max_length=1000)
     commitment: bool = False
     reuse: bool = Field(False, description="同意复用 GET /apply/{item_code} 中 reusable 所列的、以前办件提交过的材料")
 
 
+class ContactIn(In):
+    name: str = Field("", max_length=1000)
+    phone: str = Field("", max_length=1000)
+    address: str = Field("", max_length=1000)
+
+
 class SubmitIn(In):
     item_code: str = Field(max_length=80)
-    form_data: dict[str, Any] = Field(default_factory=dict)
+    # the shape and size of form_data are the service's rules (services.clean_form_data)
+    form_data: Any = Field(default_factory=dict)
+    contact: ContactIn | None = Field(None, description="联系人和联系电话;不填则取申请人登记的信息")
     materials: dict[Id, MaterialIn] = Field(default_factory=dict, max_length=200)
-
-    @field_validator("form_data")
-    @classmethod
-    def _form_size(cls, v):
-        if len(json.dumps(v, ensure_ascii=False, default=str).encode()) > MAX_FORM_BYTES:
-            raise ValueError("申请表内容过大")
-        return v
 
 
 class WithdrawIn(In):
@@ -587,43 +585,14 @@ def submit_case(request, body: SubmitIn):
     item = catalog_selectors.item_for_application(body.item_code)
     if item is None:
         raise NotFound(f"找不到编码为“{body.item_code}”的已发布事项", code="item_not_found")
-    materials = {mid: {"files": m.files, "commitment": m.commitment} for mid, m in body.materials.items()}
-    reused = [mid for mid, m in body.materials.items() if m.reuse and not m.files]
-    copies: list = []
-    try:
-        # copies of earlier files and the case commit together; without reuse the service's own
-        # transaction is enough (no savepoint round trips on the hot path)
-        with transaction.atomic() if reused else nullcontext():
-            if reused:  # consent given material by material: copy what the earlier case holds
-                offered = reuse.offers(applicant, item.materials.filter(pk__in=reused))
-                missing = [mid for mid in reused if mid not in offered]
-                if missing:
-                    raise ValidationError("所选材料没有可复用的以前提交的文件", code="nothing_to_reuse", field="materials")
-                for mid in reused:
-                    materials[mid].update(files=reuse.copy_files(applicant, offered[mid], actor=request.auth, stored=copies),
-                                          note=offered[mid].note)
-            case = services.submit_application(applicant, item, actor=request.auth, form_data=body.form_data,
-                                               materials=materials, idempotency_key=key)
-            if copies and getattr(case, "is_replay", False):  # a retry: the first request's case keeps its own copies
-                UploadedFile.objects.filter(pk__in=[c.pk for c in copies]).delete()
-                files.discard(copies)
-    except DomainError:
-        files.discard(copies)
-        raise
-    except IntegrityError:
-        files.discard(copies)
-        # a concurrent retry with the same key won the race: answer with its case
-        number = Case.objects.filter(applicant=applicant, idempotency_key=key).values_list("number", flat=True).first() if key else None
-        if not number:
-            raise
-        return Status(200, case_out(_summary(applicant, number)))
+    materials = {mid: services.MaterialInput(files=tuple(m.files), commitment=m.commitment, reuse=m.reuse)
+                 for mid, m in body.materials.items()}
+    contact = services.Contact(**body.contact.model_dump()) if body.contact is not None else None
+    case = services.submit_application(applicant=applicant, item=item, actor=request.auth, form_data=body.form_data,
+                                       contact=contact, materials=materials, idempotency_key=key)
     # the answer is built from the case just written: re-reading its whole detail would cost more
     # than the submission itself (benchmarks/case_submit.py). A retry with a used key gets that case.
     return Status(200 if getattr(case, "is_replay", False) else 201, case_out(case))
-
-
-def _summary(applicant, number: str) -> Case:
-    return Case.objects.select_related("item", "department").get(applicant=applicant, number=number)
 
 
 @router.get("/cases/{number}", response={200: CaseDetailOut, **ERRORS}, summary="我的办件详情")

@@ -21,13 +21,18 @@ class ApplicantForm(forms.Form):
     id_number = forms.CharField(label="证件号码", max_length=40, required=False,
                                 help_text="自然人填居民身份证号码,法人填统一社会信用代码(18 位)")
     name = forms.CharField(label="姓名或名称", max_length=100, required=False)
-    phone = forms.CharField(label="手机号码", max_length=20, required=False,
+    phone = forms.CharField(label="手机号码", max_length=20, required=False, help_text="联系电话,也可填带区号的固定电话;已登记的申请人可不填",
                             widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}))
+    note = forms.CharField(label="申请说明", required=False)  # form_data's note, judged by services.clean_form_data
 
     def data_for_service(self) -> dict:
         c = self.cleaned_data
         return {"kind": c.get("kind") or Applicant.Kind.PERSON, "id_number": c.get("id_number") or "",
                 "name": c.get("name") or "", "phone": c.get("phone") or ""}
+
+    def form_data(self) -> dict:
+        note = (self.cleaned_data.get("note") or "").strip()
+        return {"note": note} if note else {}
 
 
 def material_choice(post, material) -> str:

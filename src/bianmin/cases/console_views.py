@@ -94,6 +94,10 @@ def _item_by_code(code: str):
     return catalog_selectors.item_detail(code) if code else None
 
 
+# the service's field names -> the registration form's (the contact at a window is the applicant in person)
+_REGISTER_FIELDS = {"contact.phone": "phone", "contact.name": "name", "form_data.note": "note", "form_data": "note"}
+
+
 def _material_rows(item, post=None, errors=None):
     rows = []
     for m in item.materials.all():
@@ -132,40 +136,35 @@ def register(request):
         return render(request, "cases/console/register.html", ctx, status=400)
     ctx["materials"] = _material_rows(item, request.POST)
     choices = {m.pk: material_choice(request.POST, m) for m in item.materials.all()}
-    materials = {pk: ({"at_window": True} if c == "at_window" else {"commitment": True})
-                 for pk, c in choices.items() if c in ("at_window", "commitment")}
-    stored = []
+    materials = {pk: services.MaterialInput(at_window=c == "at_window", commitment=c == "commitment",
+                                            uploads=tuple(request.FILES.getlist(f"file_{pk}")) or (None,) if c == "upload" else ())
+                 for pk, c in choices.items() if c != "none"}
     try:
-        with transaction.atomic():  # a refused application leaves no half-registered applicant behind
-            applicant = services.register_applicant(**form.data_for_service(), user=None)
-            key = f"window:{ctx['token']}"
-            again = Case.objects.filter(applicant=applicant, idempotency_key=key).exists()  # a double click: no second scan
-            for pk, c in choices.items():
-                if c == "upload" and not again:
-                    try:
-                        record = files.store_upload(applicant, request.FILES.get(f"file_{pk}"), actor=request.user)
-                    except DomainError as exc:
-                        exc.field = f"file_{pk}"
-                        raise
-                    stored.append(record)
-                    materials[pk] = {"files": [record.pk]}
-            case = services.submit_application(applicant, item, actor=request.user, channel="window", materials=materials,
-                                               idempotency_key=key, hall=staff.hall, window=staff.window)
+        case = services.submit_at_window(applicant=form.data_for_service(), item=item, actor=request.user, materials=materials,
+                                          form_data=form.form_data(), idempotency_key=f"window:{ctx['token']}")
     except DomainError as exc:
-        files.discard(stored)
-        if exc.field and exc.field.startswith("file_"):
-            ctx["field_errors"] = {exc.field: exc.message}
-            ctx["materials"] = _material_rows(item, request.POST, ctx["field_errors"])
-            ctx["summary"] = [{"message": exc.message, "anchor": f"id_{exc.field}"}]
-            return render(request, "cases/console/register.html", ctx, status=exc.status)
-        field = exc.field if exc.field in form.fields else ("materials" if exc.field == "materials" else None)
-        anchor = f"id_{field}" if field in form.fields else ("materials" if field == "materials" else "")
-        if field == "kind":
-            anchor = "id_kind_0"
-        if field:
-            ctx["field_errors"] = {field: exc.message}
-        ctx["summary"] = [{"message": exc.message, "anchor": anchor}]
+        problems = ([{"field": "materials", "message": exc.message}] if exc.code == "materials_missing"
+                    else exc.details or [{"field": exc.field, "message": exc.message}])
+        errors, summary = {}, []
+        for d in problems:
+            field = _REGISTER_FIELDS.get(d.get("field") or "", d.get("field") or "")
+            if field.startswith("materials.") and field[10:].isdigit():
+                field = f"file_{field[10:]}"
+                anchor = f"id_{field}"
+            elif field in form.fields:
+                anchor = "id_kind_0" if field == "kind" else f"id_{field}"
+            elif field == "materials":
+                anchor = "materials"
+            else:
+                field, anchor = "", ""
+            if field and field not in errors:
+                errors[field] = d["message"]
+            summary.append({"message": d["message"], "anchor": anchor})
+        ctx["field_errors"] = errors
+        ctx["materials"] = _material_rows(item, request.POST, errors)
+        ctx["summary"] = summary if len(problems) > 1 else [{"message": exc.message, "anchor": summary[0]["anchor"]}]
         return render(request, "cases/console/register.html", ctx, status=exc.status)
+    applicant = case.applicant
     messages.success(request, f"已登记{applicant.name}的申请,办件编号 {case.number},请受理")
     return redirect(f"{NS}:detail", number=case.number)
 

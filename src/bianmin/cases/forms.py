@@ -13,6 +13,7 @@ from django.core.exceptions import FieldDoesNotExist
 
 from bianmin.core.identities import normalise
 
+from . import services
 from .models import Applicant
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
@@ -140,26 +141,34 @@ class LoginForm(AccessibleForm):
                                 username=data.get("id_number", ""), **{n: data.get(n) or "" for n in names})
 
 
-class ContactForm(AccessibleForm):
-    """The application form's own fields (申请表): stored in Case.form_data."""
+class _Parsed(forms.CharField):
+    """A text field that only parses: required or not, how long, what form — the service judges
+    (`services.clean_contact`, `services.clean_form_data`) and its message is shown beside the field."""
 
-    contact_name = _text("联系人", 40, required=False, autocomplete="name")
-    contact_phone = _text("联系电话", 20, required=False, autocomplete="tel", inputmode="tel")
-    contact_address = _text("联系地址", 200, required=False, autocomplete="street-address")
-    note = forms.CharField(label="申请说明", max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 3}),
-                           error_messages={"max_length": "申请说明不能超过 1000 个字"})
+    def validate(self, value):
+        pass
+
+
+def _parsed(label, max_length, widget=None, **attrs):
+    widget = widget or forms.TextInput()
+    widget.attrs.update({"maxlength": str(max_length), **attrs})
+    return _Parsed(label=label, required=False, strip=True, widget=widget)
+
+
+class ContactForm(AccessibleForm):
+    """The application form's own fields (申请表): the contact (services.Contact) and a note, both stored
+    in Case.form_data. Parsing only: every rule is services.clean_contact's and clean_form_data's."""
+
+    contact_name = _parsed("联系人", services.CONTACT_NAME_MAX, autocomplete="name")
+    contact_phone = _parsed("联系电话", 20, autocomplete="tel", inputmode="tel")
+    contact_address = _parsed("联系地址", services.CONTACT_ADDRESS_MAX, autocomplete="street-address")
+    note = _parsed("申请说明", services.MAX_FORM_TEXT, widget=forms.Textarea(attrs={"rows": 3}))
 
     def __init__(self, *args, final: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
-        if final:  # to submit, the office must be able to reach the applicant
+        if final:  # shown as 必填: to submit, the office must be able to reach the applicant
             for name in ("contact_name", "contact_phone"):
                 self.fields[name].required = True
-
-    def clean_contact_phone(self):
-        value = normalise(self.cleaned_data.get("contact_phone", ""))
-        if value and not re.fullmatch(r"(\+86)?1[3-9]\d{9}|0\d{2,3}-?\d{7,8}", value):
-            raise forms.ValidationError("请填写手机号码或带区号的固定电话,例如 13800000000 或 0759-3388123")
-        return value
 
 
 class WithdrawForm(forms.Form):

@@ -33,7 +33,6 @@ from .forms import ContactForm, LoginForm, RegisterForm, WithdrawForm
 from .models import Applicant, Case, CaseMaterial, CaseStatus, Delivery, Message
 
 PAGE_SIZE = 20
-MAX_FILES_PER_MATERIAL = 10
 MAX_PK = 2**63 - 1
 STATUS_TITLES = {400: "请求无效", 403: "无权办理", 404: "找不到该页面", 409: "当前不能办理", 429: "操作过于频繁"}
 
@@ -218,8 +217,8 @@ def _item_for(code: str):
 
 
 def _initial_contact(applicant: Applicant) -> dict:
-    return {"contact_name": applicant.legal_representative or applicant.name if applicant.kind == Applicant.Kind.LEGAL_PERSON
-            else applicant.name, "contact_phone": applicant.phone, "contact_address": applicant.address}
+    c = services.Contact.of(applicant)  # the contact a submission without one would take
+    return {"contact_name": c.name, "contact_phone": c.phone, "contact_address": c.address}
 
 
 @applicant_required
@@ -261,20 +260,14 @@ def _apply(request, item, draft):
 
     action = "submit" if request.POST.get("action") == "submit" else "draft"
     token = (request.POST.get("token") or "").strip()[:64] or secrets.token_urlsafe(24)
-    if action == "submit":
-        done = Case.objects.filter(applicant=applicant, idempotency_key=token).only("number").first()
-        if done is not None:  # the same form sent again (double click, reload): the case it made
-            return redirect("cases_public:submitted", number=done.number)
     contact = ContactForm(request.POST, final=action == "submit")
+    contact.is_valid()  # parse only: the service judges
     materials_list = list(item.materials.all())
     commitments = {m.pk for m in materials_list if request.POST.get(f"commit-{m.pk}") == "1"}
     reused = {m.pk for m in materials_list if request.POST.get(f"reuse-{m.pk}") == "1"}  # consent, material by material
-    kept_ids = {m.pk: request.POST.getlist(f"keep-{m.pk}") for m in materials_list}
     material_errors: dict[int, list[str]] = {}
-    stored: list = []
 
     def again(status, error="", kept=None):
-        files.discard(stored)
         context = _apply_context(request, item, draft=draft, contact=contact, token=token, material_errors=material_errors,
                                  kept=kept, commitments=commitments, error=error, reused=reused)
         context["files_dropped"] = any(f.name for f in request.FILES.values())
@@ -282,74 +275,50 @@ def _apply(request, item, draft):
 
     # files the form offered to keep (a draft's own, or ones the applicant just uploaded): shown again on error
     try:
-        kept = {m.pk: files.reusable(applicant, kept_ids[m.pk], draft) for m in materials_list}
+        kept = {m.pk: files.reusable(applicant, request.POST.getlist(f"keep-{m.pk}"), draft) for m in materials_list}
     except DomainError as exc:
         return again(exc.status, exc.message, kept={})
     kept_records = {f.pk: f for f in applicant.files.filter(pk__in=[i for ids in kept.values() for i in ids])}
     kept_files = {mid: [kept_records[i] for i in ids] for mid, ids in kept.items()}
-
-    if not contact.is_valid():
-        return again(400, kept=kept_files)
+    materials = {m.pk: services.MaterialInput(files=tuple(kept[m.pk]), uploads=tuple(request.FILES.getlist(f"file-{m.pk}")),
+                                              commitment=m.pk in commitments, reuse=m.pk in reused)
+                 for m in materials_list}
+    c = contact.cleaned_data
+    given = dict(applicant=applicant, item=item, actor=request.user, materials=materials, idempotency_key=token,
+                 contact=services.Contact(name=c.get("contact_name", ""), phone=c.get("contact_phone", ""),
+                                          address=c.get("contact_address", "")),
+                 form_data={"note": c["note"]} if c.get("note") else {})
     try:
-        with transaction.atomic():
-            materials = {}
-            offered = reuse.offers(applicant, [m for m in materials_list if m.pk in reused],
-                                   exclude_case_id=draft.pk if draft is not None else None) if reused else {}
-            for m in materials_list:
-                uploads = [f for f in request.FILES.getlist(f"file-{m.pk}") if f is not None and f.name]
-                if len(uploads) + len(kept[m.pk]) > MAX_FILES_PER_MATERIAL:
-                    material_errors.setdefault(m.pk, []).append(f"每项材料最多 {MAX_FILES_PER_MATERIAL} 个文件")
-                    continue
-                new_ids = []
-                for f in uploads:
-                    try:
-                        record = files.store_upload(applicant, f, actor=request.user)
-                    except ValidationError as exc:
-                        material_errors.setdefault(m.pk, []).append(exc.message)
-                    else:
-                        stored.append(record)
-                        new_ids.append(record.pk)
-                note = ""
-                if m.pk in reused and not new_ids and not kept[m.pk]:
-                    offer = offered.get(m.pk)
-                    if offer is None:
-                        material_errors.setdefault(m.pk, []).append("以前提交的材料已不能复用,请上传文件")
-                        continue
-                    new_ids, note = reuse.copy_files(applicant, offer, actor=request.user, stored=stored), offer.note
-                materials[m.pk] = {"files": kept[m.pk] + new_ids, "commitment": m.pk in commitments, "note": note}
-            if material_errors:
-                raise ValidationError("有文件未能上传,请按提示重新选择", code="file_rejected", field="materials")
-            form_data = {k: v for k, v in contact.cleaned_data.items() if v}
-            if action == "draft":
-                case = services.save_draft(applicant, item, actor=request.user, form_data=form_data, materials=materials, case=draft)
-            else:
-                case = services.submit_application(applicant, item, actor=request.user, form_data=form_data, materials=materials,
-                                                   idempotency_key=token, draft=draft)
-                if getattr(case, "is_replay", False):
-                    # a copy of this form already made the case: this copy's uploads go
-                    transaction.set_rollback(True)
-    except (DomainError, IntegrityError) as exc:
-        if action == "submit":  # a concurrent copy of this form may have won the race
-            done = Case.objects.filter(applicant=applicant, idempotency_key=token).only("number").first()
-            if done is not None:
-                files.discard(stored)
-                return redirect("cases_public:submitted", number=done.number)
-        if isinstance(exc, IntegrityError):
-            return again(409, "提交时发生冲突,请稍后重试。")
-        if exc.code == "materials_missing" and exc.details:
-            by_name = {m.name: m for m in materials_list}
-            for d in exc.details:
-                m = by_name.get(d.get("message"))
+        if action == "draft":
+            case = services.save_draft(case=draft, **given)
+        else:
+            case = services.submit_application(draft=draft, **given)
+    except DomainError as exc:
+        by_name = {m.name: m for m in materials_list}
+        shown = False
+        for d in exc.details or [{"field": exc.field, "code": exc.code, "message": exc.message}]:
+            field = d.get("field") or ""
+            if field.startswith("contact.") and f"contact_{field[8:]}" in contact.fields:
+                contact.add_error(f"contact_{field[8:]}", d["message"])
+                shown = True
+            elif field == "form_data.note":
+                contact.add_error("note", d["message"])
+                shown = True
+            elif field.startswith("materials.") and field[10:].isdigit():
+                m = next((m for m in materials_list if m.pk == int(field[10:])), None)
+                if m is not None and d.get("code") == "missing":
+                    d = {"message": "此项为必要材料,请上传文件" + (",或勾选“告知承诺”" if m.commitment_allowed else "")}
                 if m is not None:
-                    hint = "此项为必要材料,请上传文件" + (",或勾选“告知承诺”" if m.commitment_allowed else "")
-                    material_errors.setdefault(m.pk, []).append(hint)
-        # what was just uploaded is gone with the rolled-back transaction: keep only what the form kept
-        return again(exc.status, "" if exc.code == "file_rejected" else exc.message, kept=kept_files)
+                    material_errors.setdefault(m.pk, []).append(d["message"])
+                    shown = True
+            elif d.get("message") in by_name:
+                material_errors.setdefault(by_name[d["message"]].pk, []).append("此项为必要材料,请上传文件")
+                shown = True
+        # what was just uploaded is gone with the refused request: keep only what the form kept
+        return again(exc.status, "" if shown and exc.code != "materials_missing" else exc.message, kept=kept_files)
     if action == "draft":
         flash.success(request, "草稿已保存。可以随时在“我的办件”中继续填写。")
         return redirect("cases_public:draft", pk=case.pk)
-    if getattr(case, "is_replay", False):
-        files.discard(stored)
     return redirect("cases_public:submitted", number=case.number)
 
 
@@ -450,15 +419,15 @@ def _case_action(request, number, act):
     return redirect("cases_public:case", number=case.number)
 
 
-def _uploads(request, cm) -> list:
-    """The files chosen for one material (parsing only: the service stores them)."""
-    uploads = [f for f in request.FILES.getlist(f"cm-{cm.pk}") if f is not None and f.name]
-    if not uploads:
-        raise ValidationError("请选择要上传的文件", code="file_required", field=f"case_material_{cm.pk}")
-    if len(uploads) > MAX_FILES_PER_MATERIAL:
-        raise ValidationError(f"每项材料最多 {MAX_FILES_PER_MATERIAL} 个文件", code="too_many_files",
-                              field=f"case_material_{cm.pk}")
-    return uploads
+def _uploads(request, field_name) -> list:
+    return [f for f in request.FILES.getlist(field_name) if f is not None and f.name]
+
+
+def _per_material(exc: DomainError) -> DomainError:
+    """The service names a case material `case_materials.<id>`; this page's field for it is `cm-<id>`."""
+    if exc.field and exc.field.startswith("case_materials."):
+        exc.field = "cm-" + exc.field.split(".", 1)[1]
+    return exc
 
 
 @applicant_required
@@ -466,8 +435,11 @@ def _uploads(request, cm) -> list:
 def supplement(request, number):
     def act(case):
         missing = [cm for cm in case.materials.all() if cm.state == CaseMaterial.State.MISSING]
-        uploads = {cm.pk: _uploads(request, cm) for cm in missing if request.FILES.getlist(f"cm-{cm.pk}")}
-        services.supplement_with_uploads(case=case, actor=request.user, uploads=uploads)
+        given = {cm.pk: _uploads(request, f"cm-{cm.pk}") for cm in missing if request.FILES.getlist(f"cm-{cm.pk}")}
+        try:
+            services.supplement_with_uploads(case=case, actor=request.user, uploads=given)
+        except DomainError as exc:
+            raise _per_material(exc) from None
         return "补正材料已提交,办件继续办理。"
 
     return _case_action(request, number, act)
@@ -480,8 +452,10 @@ def pending_material(request, number, cm_id):
         cm = next((m for m in case.materials.all() if m.pk == cm_id and m.state == CaseMaterial.State.PENDING), None)
         if cm is None:
             raise NotFound("该材料不是待补的容缺材料", code="not_pending")
-        services.receive_pending_with_uploads(case=case, actor=request.user, case_material_id=cm.pk,
-                                              uploads=_uploads(request, cm))
+        try:
+            services.receive_pending_with_uploads(case=case, actor=request.user, case_material_id=cm.pk, uploads=_uploads(request, f"cm-{cm.pk}"))
+        except DomainError as exc:
+            raise _per_material(exc) from None
         return f"“{cm.name}”已补交。"
 
     return _case_action(request, number, act)

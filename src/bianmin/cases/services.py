@@ -7,13 +7,17 @@ after commit). An action that is not allowed raises a domain error and changes n
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+import json
+import re
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import date
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from bianmin.catalog import selectors as catalog_selectors
 from bianmin.catalog.models import RouteStep, ServiceItem
 from bianmin.core import audit, workdays
 from bianmin.core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
@@ -250,6 +254,218 @@ def _check_audience(item: ServiceItem, applicant: Applicant) -> None:
         raise ValidationError(f"该事项仅面向{who}", code="audience_mismatch")
 
 
+# ----------------------------------------------------------------------------- what every channel hands in
+# One submission path (T13, T15): the web form, the API, the window and the console parse their input
+# into these and call save_draft / submit_application; the limits and checks below are the only ones.
+
+MAX_FILES_PER_MATERIAL = 10  # files for one material: uploads, earlier uploads and reused copies together
+MAX_FORM_BYTES = 64 * 1024   # form_data as JSON (UTF-8)
+MAX_FORM_KEYS = 100
+MAX_FORM_DEPTH = 3           # {"field": [{"row": "value"}]}: a table in a form, no deeper
+MAX_FORM_KEY = 64
+MAX_FORM_TEXT = 2000         # one text value
+CONTACT_NAME_MAX = 40
+CONTACT_ADDRESS_MAX = 200
+CONTACT_PHONE = re.compile(r"(?:\+86)?1[3-9]\d{9}|0\d{2,3}-?\d{7,8}")  # a mobile, or a fixed line with its area code
+CONTACT_KEYS = ("contact_name", "contact_phone", "contact_address")  # where form_data keeps the contact
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Whom the office calls about this application (联系人, 联系电话, 联系地址)."""
+
+    name: str = ""
+    phone: str = ""
+    address: str = ""
+
+    @classmethod
+    def of(cls, applicant: Applicant) -> "Contact":
+        """The applicant's own details on file (a company's: its legal representative)."""
+        name = applicant.legal_representative or applicant.name if applicant.kind == Applicant.Kind.LEGAL_PERSON else applicant.name
+        return cls(name=name, phone=applicant.phone, address=applicant.address)
+
+    @classmethod
+    def from_form_data(cls, form_data) -> "Contact | None":
+        if not isinstance(form_data, dict) or not any(form_data.get(k) for k in CONTACT_KEYS):
+            return None
+        return cls(*(str(form_data.get(k) or "") for k in CONTACT_KEYS))
+
+
+@dataclass(frozen=True)
+class MaterialInput:
+    """One material of an application: files already uploaded (ids), files uploaded with this request
+    (stored by the service), a commitment (告知承诺), a paper original a clerk checked, or consent to
+    reuse what an earlier case of the applicant holds (reuse.offers)."""
+
+    files: tuple = ()
+    uploads: tuple = ()
+    commitment: bool = False
+    at_window: bool = False
+    reuse: bool = False
+
+
+def _problem(field: str, code: str, message: str) -> dict:
+    return {"field": field, "code": code, "message": message}
+
+
+def _refuse(problems: list[dict]) -> None:
+    """Every problem of the input at once (`details`, each naming its field); the code and field are the first's."""
+    if not problems:
+        return
+    first = problems[0]
+    message = first["message"] if len(problems) == 1 else (
+        f"有 {len(problems)} 处需要修改:" + ";".join(p["message"] for p in problems[:3]))
+    raise ValidationError(message, code=first["code"], field=first["field"], details=problems)
+
+
+def clean_contact(contact: Contact, *, required: bool) -> tuple[Contact, list[dict]]:
+    """The contact normalised (spaces, full-width digits), and its problems. To submit (required), a name
+    and a phone the office can call: a mobile number or a fixed line with its area code."""
+    from bianmin.core.identities import normalise
+
+    name, address = str(contact.name or "").strip(), str(contact.address or "").strip()
+    phone = normalise(contact.phone)
+    problems = []
+    if not name and required:
+        problems.append(_problem("contact.name", "contact_name_required", "请填写联系人"))
+    elif len(name) > CONTACT_NAME_MAX:
+        problems.append(_problem("contact.name", "contact_name_too_long", f"联系人不能超过 {CONTACT_NAME_MAX} 个字"))
+    if not phone and required:
+        problems.append(_problem("contact.phone", "contact_phone_required", "请填写联系电话,以便办理部门联系您"))
+    elif phone and not CONTACT_PHONE.fullmatch(phone):
+        problems.append(_problem("contact.phone", "contact_phone_invalid",
+                                 "请填写手机号码或带区号的固定电话,例如 13800000000 或 0759-3388123"))
+    if len(address) > CONTACT_ADDRESS_MAX:
+        problems.append(_problem("contact.address", "contact_address_too_long", f"联系地址不能超过 {CONTACT_ADDRESS_MAX} 个字"))
+    return Contact(name=name, phone=phone, address=address), problems
+
+
+def _form_shape(value, depth: int) -> str | None:
+    """What is wrong with one value of form_data, or None."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return None if not isinstance(value, float) or value == value and abs(value) != float("inf") else "数值无效"
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "含有不允许的字符"
+        return f"文字不能超过 {MAX_FORM_TEXT} 个字" if len(value) > MAX_FORM_TEXT else None
+    if depth >= MAX_FORM_DEPTH:
+        return "嵌套过深"
+    if isinstance(value, (list, tuple)):
+        return next((p for p in (_form_shape(v, depth + 1) for v in value) if p), None)
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str) or not k or len(k) > MAX_FORM_KEY or not k.isprintable():
+                return f"字段名应为 1 到 {MAX_FORM_KEY} 个可见字符"
+            if p := _form_shape(v, depth + 1):
+                return p
+        return None
+    return "只能包含文字、数字、是否、列表和对象"
+
+
+def clean_form_data(form_data) -> tuple[dict, list[dict]]:
+    """The application form's fields (申请表, Case.form_data) without the contact's (`clean_contact`
+    owns those), and their problems: a JSON object of at most 100 fields, names of 1–64 visible
+    characters, texts of at most 2000 characters, nested at most 3 deep, 64 KB at most in all."""
+    if form_data is None:
+        return {}, []
+    if not isinstance(form_data, dict):
+        return {}, [_problem("form_data", "form_data_invalid", "申请表内容应为对象(字段名和值)")]
+    data = {k: v for k, v in form_data.items() if k not in CONTACT_KEYS}
+    if len(data) > MAX_FORM_KEYS:
+        return {}, [_problem("form_data", "form_data_invalid", f"申请表最多 {MAX_FORM_KEYS} 个字段")]
+    for key, value in data.items():
+        if not isinstance(key, str) or not key or len(key) > MAX_FORM_KEY or not key.isprintable():
+            return {}, [_problem("form_data", "form_data_invalid", f"申请表的字段名应为 1 到 {MAX_FORM_KEY} 个可见字符")]
+        if problem := _form_shape(value, 1):
+            return {}, [_problem(f"form_data.{key}", "form_data_invalid", f"申请表“{key[:20]}”:{problem}")]
+    if len(json.dumps(data, ensure_ascii=False).encode()) > MAX_FORM_BYTES:
+        return {}, [_problem("form_data", "form_data_too_large", f"申请表内容过大(不超过 {MAX_FORM_BYTES // 1024} KB)")]
+    return data, []
+
+
+def _material_inputs(materials) -> dict[int, MaterialInput]:
+    """{material id: MaterialInput}; plain dicts ({"files": [...], "commitment": true, ...}) are read as one."""
+    if not materials:
+        return {}
+    if not isinstance(materials, dict):
+        raise ValidationError("申请材料格式无效", code="invalid_materials", field="materials")
+    out = {}
+    for key, value in materials.items():
+        if isinstance(key, bool) or not isinstance(key, int):
+            raise ValidationError("提交了不属于该事项的材料", code="unknown_material", field="materials")
+        if isinstance(value, dict):
+            unknown = set(value) - {"files", "uploads", "commitment", "at_window", "reuse"}
+            if unknown:
+                raise ValidationError("申请材料格式无效", code="invalid_materials", field=f"materials.{key}")
+            value = MaterialInput(files=tuple(value.get("files") or ()), uploads=tuple(value.get("uploads") or ()),
+                                  commitment=bool(value.get("commitment")), at_window=bool(value.get("at_window")),
+                                  reuse=bool(value.get("reuse")))
+        elif not isinstance(value, MaterialInput):
+            raise ValidationError("申请材料格式无效", code="invalid_materials", field=f"materials.{key}")
+        if any(isinstance(i, bool) or not isinstance(i, int) for i in value.files):
+            raise NotFound("找不到上传的文件", code="file_not_found", field=f"materials.{key}")
+        out[key] = value
+    return out
+
+
+def _writes_files(inputs: dict[int, MaterialInput]) -> bool:
+    return any(m.uploads or (m.reuse and not m.files) for m in inputs.values())
+
+
+def _prepare(case: Case, inputs: dict[int, MaterialInput], *, form_data, contact: Contact | None, final: bool, actor,
+             stored: list) -> dict:
+    """Check the application's input, all of it before anything is written (the contact, form_data,
+    the files per material, what is to be reused), then store the uploads and the reused copies
+    (appended to `stored`, which the caller removes if its transaction fails). Sets case.form_data;
+    returns {material id: {"files", "commitment", "at_window", "note"}} for _material_rows."""
+    from . import files, reuse
+
+    applicant = case.applicant
+    base = form_data if form_data is not None else (case.form_data if case.pk else None)
+    if contact is None:  # the channel gave none: what the form data holds, else the applicant's record
+        contact = Contact.from_form_data(base) or (Contact.of(applicant) if final else Contact())
+    contact, problems = clean_contact(contact, required=final)
+    data, form_problems = clean_form_data(base)
+    problems += form_problems
+    known = {m.pk: m for m in case.item.materials.all()}
+    reused = [mid for mid, m in inputs.items() if m.reuse and not m.files and not m.uploads and mid in known]
+    offered = reuse.offers(applicant, [known[mid] for mid in reused], exclude_case_id=case.pk) if reused else {}
+    for mid, m in inputs.items():
+        count = len(m.files) + len(m.uploads) + (len(offered[mid].files) if mid in offered else 0)
+        if count > MAX_FILES_PER_MATERIAL:
+            problems.append(_problem(f"materials.{mid}", "too_many_files", f"每项材料最多 {MAX_FILES_PER_MATERIAL} 个文件"))
+        elif mid in reused and mid not in offered:
+            problems.append(_problem(f"materials.{mid}", "nothing_to_reuse", "以前提交的材料已不能复用,请上传文件"))
+    _refuse(problems)
+
+    provided = {mid: {"files": list(m.files), "commitment": m.commitment, "at_window": m.at_window} for mid, m in inputs.items()}
+    for mid, m in inputs.items():
+        for upload in m.uploads:
+            try:  # an empty file box (None, no name) is refused as "no file chosen" by store_upload
+                record = files.store_upload(applicant, upload if upload is not None and getattr(upload, "name", "") else None,
+                                            actor=actor)
+            except ValidationError as exc:  # every refused file is named, not only the first
+                problems.append(_problem(f"materials.{mid}", exc.code, exc.message))
+            else:
+                stored.append(record)
+                provided[mid]["files"].append(record.pk)
+    _refuse(problems)
+    for mid, offer in offered.items():
+        provided[mid]["files"] = reuse.copy_files(applicant, offer, actor=actor, stored=stored)
+        provided[mid]["note"] = offer.note
+    case.form_data = {**data, **{k: v for k, v in zip(CONTACT_KEYS, (contact.name, contact.phone, contact.address)) if v}}
+    return provided
+
+
+def _delete_files_after_commit(records) -> None:
+    """Stored files whose rows this transaction deletes go from storage once it commits."""
+    from . import files
+
+    records = list(records)
+    if records:
+        transaction.on_commit(lambda: files.discard(records))
+
+
 def _attachable(case: Case, file_ids):
     """The applicant's own uploads not yet part of another case: a file belongs to one case."""
     return UploadedFile.objects.filter(pk__in=list(file_ids), owner=case.applicant_id).filter(
@@ -302,6 +518,7 @@ def _material_rows(case: Case, provided: dict, *, final: bool) -> list[tuple]:
     if unknown:
         raise ValidationError("提交了不属于该事项的材料", code="unknown_material", field="materials")
     from_licence = _once_only(case, materials)
+    not_asked = {m.pk for m in catalog_selectors.off_the_retained_list(materials)}  # T9
     wanted = {m.pk: list(dict.fromkeys((provided.get(m.pk) or {}).get("files") or [])) for m in materials}
     all_ids = [f for ids in wanted.values() for f in ids]
     if len(set(all_ids)) != len(all_ids):
@@ -325,18 +542,20 @@ def _material_rows(case: Case, provided: dict, *, final: bool) -> list[tuple]:
         elif m.pk in from_licence:  # nothing handed in: the e-licence fills it (免提交)
             state = CaseMaterial.State.FROM_LICENCE
             note = from_licence[m.pk][1]
+        elif m.pk in not_asked:
+            state, note = CaseMaterial.State.NOT_NEEDED, catalog_selectors.NOT_RETAINED_NOTE
         elif m.required:
             state = CaseMaterial.State.MISSING
             if not m.pending_allowed:  # a 容缺 material may come later: the clerk decides at acceptance
-                missing.append(m.name)
+                missing.append(m)
         else:
             state = CaseMaterial.State.NOT_NEEDED
         rows.append((m, state, files, note))
     if final:  # only licences that did fill a material were used
         _queue_licence_uses(case, [from_licence[m.pk][0] for m, state, _, _ in rows if state == CaseMaterial.State.FROM_LICENCE])
     if final and missing:
-        raise ValidationError("以下必要材料尚未提交:" + "、".join(missing), code="materials_missing", field="materials",
-                              details=[{"field": "materials", "code": "missing", "message": name} for name in missing])
+        raise ValidationError("以下必要材料尚未提交:" + "、".join(m.name for m in missing), code="materials_missing",
+                              field="materials", details=[_problem(f"materials.{m.pk}", "missing", m.name) for m in missing])
     case.commitment = any(state == CaseMaterial.State.COMMITMENT for _, state, _, _ in rows)
     return rows
 
@@ -347,35 +566,77 @@ def _case_materials(case: Case, rows) -> list[CaseMaterial]:
 
 
 def _write_materials(case: Case, rows, *, created: bool) -> None:
-    if not created:  # a draft being saved again or submitted: its earlier list goes
+    if not created:  # a draft being saved again or submitted: its earlier list goes, and the files taken off it
+        kept = {f for _, _, ids, _ in rows for f in ids}
+        removed = [f for f in UploadedFile.objects.filter(case_material__case=case).only("id", "path") if f.pk not in kept]
         case.materials.all().delete()
+        if removed:
+            UploadedFile.objects.filter(pk__in=[f.pk for f in removed]).delete()
+            _delete_files_after_commit(removed)
     created_rows = CaseMaterial.objects.bulk_create(_case_materials(case, rows))
     for cm, (_, _, files, _) in zip(created_rows, rows):
         if files:
             UploadedFile.objects.filter(pk__in=files).update(case_material=cm)
 
 
-def _set_materials(case: Case, provided: dict, actor, *, final: bool, created: bool = False) -> None:
-    _write_materials(case, _material_rows(case, provided, final=final), created=created)
+def _draft_key(idempotency_key) -> str | None:
+    """A draft's key is kept apart from a submission's: the draft's own form submits with the same token."""
+    key = str(idempotency_key).strip() if idempotency_key else ""
+    return f"draft:{key}"[:64] if key else None
 
 
-@transaction.atomic
-def save_draft(applicant: Applicant, item: ServiceItem, *, actor, form_data: dict | None = None,
-               materials: dict | None = None, case: Case | None = None) -> Case:
+@contextmanager
+def _cleaning_up(stored: list):
+    """The one place where the files stored for a request that failed are removed: their rows went
+    with the rolled-back transaction, this removes what was written to storage."""
+    from . import files
+
+    try:
+        yield
+    except BaseException:
+        files.discard(stored)
+        raise
+
+
+def save_draft(*, applicant: Applicant, item: ServiceItem, actor, form_data: dict | None = None, contact: Contact | None = None,
+               materials: dict | None = None, case: Case | None = None, idempotency_key: str | None = None) -> Case:
+    """保存草稿: the application as far as it is filled in, files and all; nothing is required yet, but what
+    is given is checked as at submission. A new draft with the idempotency key of an earlier one (a double
+    click on 保存草稿) is that draft, unchanged (`is_replay`); files taken off a draft are deleted."""
+    key = _draft_key(idempotency_key) if case is None else None
+    if key and (earlier := _replay(applicant, key, item)) is not None and earlier.status == S.DRAFT:
+        return earlier
+    inputs = _material_inputs(materials)
+    stored: list = []
+    try:
+        with _cleaning_up(stored), transaction.atomic():
+            return _save_draft(applicant, item, actor=actor, form_data=form_data, contact=contact, inputs=inputs,
+                               case=case, key=key, stored=stored)
+    except IntegrityError:
+        earlier = _replay(applicant, key, item) if key else None  # its twin saved first
+        if earlier is None:
+            raise
+        return earlier
+
+
+def _save_draft(applicant, item, *, actor, form_data, contact, inputs, case, key, stored) -> Case:
     _published_item(item)
     _check_audience(item, applicant)
     if case is None:
-        case = Case.objects.create(item=item, item_version=item.version, department=item.department, applicant=applicant,
-                                   status=S.DRAFT, channel=Channel.ONLINE)
-        _event(case, "draft_saved", actor, "", "保存草稿")
+        case = Case(item=item, item_version=item.version, department=item.department, applicant=applicant,
+                    status=S.DRAFT, channel=Channel.ONLINE, idempotency_key=key)
+        created = True
     else:
         case = _lock(case)
         _owner(case, actor)
         _check(case, "save_draft")
-    case.form_data = form_data or {}
-    case.save(update_fields=["form_data", "commitment"])
-    _set_materials(case, materials or {}, actor, final=False)
-    case.save(update_fields=["commitment"])
+        created = False
+    provided = _prepare(case, inputs, form_data=form_data or {}, contact=contact, final=False, actor=actor, stored=stored)
+    rows = _material_rows(case, provided, final=False)
+    case.save()
+    if created:
+        _event(case, "draft_saved", actor, "", "保存草稿")
+    _write_materials(case, rows, created=created)
     return case
 
 
@@ -450,25 +711,58 @@ def _insert_submission(case: Case, rows, event: CaseEvent, actor, region_code: s
     return True
 
 
-def submit_application(applicant: Applicant, item: ServiceItem, *, actor, channel: str = Channel.ONLINE,
-                       form_data: dict | None = None, materials: dict | None = None, idempotency_key: str | None = None,
-                       draft: Case | None = None, hall: Hall | None = None, window: Window | None = None) -> Case:
-    """Submit an application: online (items with online_level >= 3), or registered by a clerk at a window.
-    The same idempotency key from the same applicant returns the first case instead of a second one."""
+def submit_application(*, applicant: Applicant, item: ServiceItem, actor, channel: str = Channel.ONLINE,
+                       materials: dict | None = None, form_data: dict | None = None, contact: Contact | None = None,
+                       idempotency_key: str | None = None, draft: Case | None = None, hall: Hall | None = None,
+                       window: Window | None = None) -> Case:
+    """提交申请, for every channel: online (items with online_level >= 3: the web form, the API, kiosks and
+    phones) or registered by a clerk at a window (`hall`: the visit is recorded too).
+
+    `materials`: {material id: MaterialInput or the same as a dict}; uploads in it are stored here, reuse
+    consented to is copied here, and both are removed again if the submission fails. `contact`: whom the
+    office calls; None takes it from `form_data`'s contact fields, else from the applicant's record. The
+    same idempotency key from the same applicant returns the first case (`is_replay`) instead of a second
+    one, writing nothing. Refusals are ValidationErrors whose `details` name every problem by field
+    (`contact.phone`, `form_data`, `materials.<id>`)."""
     idempotency_key = str(idempotency_key)[:64] if idempotency_key else None
+    inputs = _material_inputs(materials)
+    stores = _writes_files(inputs)
     # A new case on PostgreSQL is written by one statement, which also checks the key and needs no
     # transaction of its own: everything before it only reads. A registration at a window records
-    # the visit too, a draft is updated: those, and everything on SQLite, in one transaction.
+    # the visit too, a draft is updated, uploads are stored: those, and everything on SQLite, in one transaction.
     in_one_statement = draft is None and connection.vendor == "postgresql" and not (channel == Channel.WINDOW and hall)
-    with nullcontext() if in_one_statement else transaction.atomic():
-        return _submit(applicant, item, actor=actor, channel=channel, form_data=form_data, materials=materials,
-                       idempotency_key=idempotency_key, draft=draft, hall=hall, window=window, in_one_statement=in_one_statement)
-
-
-def _submit(applicant, item, *, actor, channel, form_data, materials, idempotency_key, draft, hall, window, in_one_statement) -> Case:
-    # outside the one statement the key is looked up first
-    if idempotency_key and not in_one_statement and (replay := _replay(applicant, idempotency_key, item)):
+    if idempotency_key and (stores or not in_one_statement) and (replay := _replay(applicant, idempotency_key, item)):
+        return replay  # the same form sent again (double click, reload): nothing is stored twice
+    stored: list = []
+    try:
+        with _cleaning_up(stored), nullcontext() if in_one_statement and not stores else transaction.atomic():
+            case = _submit(applicant, item, actor=actor, channel=channel, form_data=form_data, contact=contact, inputs=inputs,
+                           idempotency_key=idempotency_key, draft=draft, hall=hall, window=window,
+                           in_one_statement=in_one_statement, stored=stored)
+            if stored and getattr(case, "is_replay", False):
+                transaction.set_rollback(True)  # a twin made the case: this request's files go
+                raise _Replayed(case)
+    except _Replayed as done:
+        return done.case
+    except IntegrityError:
+        # A twin request with the same key committed first (the unique key): the answer is its case.
+        replay = _replay(applicant, idempotency_key, item) if idempotency_key else None
+        if replay is None:
+            raise
         return replay
+    return case
+
+
+class _Replayed(Exception):
+    """Leaves the transaction of a request whose twin made the case, so that its uploads are rolled back and removed."""
+
+    def __init__(self, case: Case):
+        super().__init__()
+        self.case = case
+
+
+def _submit(applicant, item, *, actor, channel, form_data, contact, inputs, idempotency_key, draft, hall, window,
+            in_one_statement, stored) -> Case:
     try:
         if channel not in Channel.values:
             raise ValidationError("申请渠道无效", code="invalid_channel", field="channel")
@@ -482,13 +776,13 @@ def _submit(applicant, item, *, actor, channel, form_data, materials, idempotenc
             _check(case, "submit")
         else:
             case = Case(item=item, item_version=item.version, department=item.department, applicant=applicant, status=S.DRAFT)
+        provided = _prepare(case, inputs, form_data=form_data, contact=contact, final=True, actor=actor, stored=stored)
         case.channel = channel
         case.hall, case.window = hall, window
-        case.form_data = form_data if form_data is not None else case.form_data
         case.idempotency_key = idempotency_key
         case.submitted_at = _now()
         case.status = S.SUBMITTED
-        rows = _material_rows(case, materials or {}, final=True)
+        rows = _material_rows(case, provided, final=True)
     except DomainError:
         # a retry of a request that went through: its files belong to that case now, its item may
         # have been withdrawn since; the answer is that case all the same
@@ -502,7 +796,7 @@ def _submit(applicant, item, *, actor, channel, form_data, materials, idempotenc
             return _replay(applicant, idempotency_key, item)
     else:
         # A twin request with the same key committing first makes this save raise IntegrityError (the
-        # unique key): the callers answer with the twin's case and drop whatever this request uploaded.
+        # unique key): submit_application answers with the twin's case and drops this request's files.
         case.save()
         _write_materials(case, rows, created=draft is None)
         # The number last: taking it locks the day's counter until commit, so every other submission
@@ -514,6 +808,20 @@ def _submit(applicant, item, *, actor, channel, form_data, materials, idempotenc
     if channel == Channel.WINDOW and hall is not None:  # registering at a window is the applicant's visit
         _add_visit(case, actor, hall, "窗口提交申请", getattr(actor, "staff", None))
     return case
+
+
+@transaction.atomic
+def submit_at_window(*, applicant: dict, item: ServiceItem, actor, materials: dict | None = None,
+                     form_data: dict | None = None, idempotency_key: str | None = None) -> Case:
+    """窗口登记: the applicant who came in person is registered (or found) and their application
+    submitted by the clerk, together: a refused application leaves no half-registered applicant.
+    `applicant`: kind, id_number, name, phone; the phone is the application's contact phone."""
+    staff = _staff(actor, Role.CLERK, Role.ADMIN)
+    person = register_applicant(**{k: applicant.get(k) or "" for k in ("kind", "id_number", "name", "phone")}, user=None)
+    phone = str(applicant.get("phone") or "").strip()
+    contact = Contact(name=person.name, phone=phone, address=person.address) if phone else None
+    return submit_application(applicant=person, item=item, actor=actor, channel=Channel.WINDOW, materials=materials,
+                              form_data=form_data, contact=contact, idempotency_key=idempotency_key, hall=staff.hall, window=staff.window)
 
 
 # ----------------------------------------------------------------------------- acceptance (综合受理)
@@ -557,12 +865,12 @@ def _recheck_at_acceptance(case: Case) -> None:
     from bianmin.licences.selectors import satisfying
 
     rows = list(case.materials.filter(state__in=[CaseMaterial.State.FROM_LICENCE, CaseMaterial.State.MISSING])
-                .select_related("material__proof"))
-    dropped = [cm for cm in rows if cm.state == CaseMaterial.State.MISSING and cm.material and cm.material.proof
-               and not cm.material.proof.is_retained]
+                .select_related("material"))
+    off_list = {m.pk for m in catalog_selectors.off_the_retained_list(cm.material for cm in rows if cm.state == CaseMaterial.State.MISSING)}
+    dropped = [cm for cm in rows if cm.state == CaseMaterial.State.MISSING and cm.material_id in off_list]
     if dropped:
         CaseMaterial.objects.filter(pk__in=[cm.pk for cm in dropped]).update(
-            state=CaseMaterial.State.NOT_NEEDED, note="该证明事项已从保留证明事项清单中取消,不再要求提供")
+            state=CaseMaterial.State.NOT_NEEDED, note=catalog_selectors.NOT_RETAINED_NOTE)
     licensed = [cm for cm in rows if cm.state == CaseMaterial.State.FROM_LICENCE and cm.material and cm.material.satisfied_by]
     if licensed:
         held = satisfying(case.applicant.id_number, {cm.material.satisfied_by for cm in licensed}, clock.today())
@@ -572,6 +880,15 @@ def _recheck_at_acceptance(case: Case) -> None:
                                   code="licence_no_longer_valid", field="materials",
                                   details=[{"field": "materials", "code": "licence_no_longer_valid", "message": cm.name, "id": cm.pk}
                                            for cm in lapsed])
+
+
+def _refuse_off_the_list(case_materials, *, field: str) -> None:
+    """补正 and 容缺 ask the applicant for these materials: none may be a proof off the retained list (T9)."""
+    off_list = {m.pk for m in catalog_selectors.off_the_retained_list(cm.material for cm in case_materials)}
+    cancelled = [cm.name for cm in case_materials if cm.material_id in off_list]
+    if cancelled:
+        raise ValidationError("以下材料对应的证明事项已不在保留证明事项清单内,不得要求申请人提供:" + "、".join(cancelled),
+                              code="proof_not_retained", field=field)
 
 
 @transaction.atomic
@@ -584,13 +901,10 @@ def accept_case(case: Case, *, actor, pending_material_ids=()) -> Case:
     if pending_material_ids:
         if hooks.is_blacklisted(case.applicant):
             raise PermissionDenied("申请人被列入失信名单,不适用容缺受理", code="blacklisted")
-        pending = list(case.materials.filter(pk__in=pending_material_ids).select_related("material__proof"))
+        pending = list(case.materials.filter(pk__in=pending_material_ids).select_related("material"))
         if len(pending) != len(set(pending_material_ids)):
             raise ValidationError("容缺材料不属于该办件", code="unknown_material", field="pending")
-        cancelled = [cm.name for cm in pending if cm.material and cm.material.proof and not cm.material.proof.is_retained]
-        if cancelled:
-            raise ValidationError("以下材料对应的证明事项已不在保留证明事项清单内,不得要求申请人提供:" + "、".join(cancelled),
-                                  code="proof_not_retained", field="pending")
+        _refuse_off_the_list(pending, field="pending")
         refused = [cm.name for cm in pending if not (cm.material and cm.material.pending_allowed)]
         if refused:
             raise ValidationError("以下材料不能容缺后补:" + "、".join(refused), code="pending_not_allowed", field="pending")
@@ -638,13 +952,10 @@ def request_supplement(case: Case, *, actor, missing_ids, note: str = "") -> Cas
         _same_department(staff, case.department_id)
         if case.stops.filter(kind=StopKind.SUPPLEMENT).exists():
             raise Conflict("审查阶段已一次性告知补正内容,不得再次要求补正", code="supplement_already_requested")
-    rows = list(case.materials.filter(pk__in=list(missing_ids or [])).select_related("material__proof"))
+    rows = list(case.materials.filter(pk__in=list(missing_ids or [])).select_related("material"))
     if not rows or len(rows) != len(set(missing_ids)):
         raise ValidationError("请勾选需要补正的全部材料", code="supplement_materials_required", field="missing")
-    cancelled = [r.name for r in rows if r.material and r.material.proof and not r.material.proof.is_retained]
-    if cancelled:  # T9: a proof off the retained list may not be asked for, in any case
-        raise ValidationError("以下材料对应的证明事项已不在保留证明事项清单内,不得要求申请人提供:" + "、".join(cancelled),
-                              code="proof_not_retained", field="missing")
+    _refuse_off_the_list(rows, field="missing")
     CaseMaterial.objects.filter(pk__in=[r.pk for r in rows]).update(state=CaseMaterial.State.MISSING, note=note[:300])
     case.resume_status = before
     case.status = S.SUPPLEMENT
@@ -685,6 +996,53 @@ def submit_supplement(case: Case, *, actor, files: dict) -> Case:
     case.save()
     _event(case, "supplement_received", actor, S.SUPPLEMENT, "补正材料已提交")
     return case
+
+
+def _store_for(case: Case, uploads: dict, *, actor, stored: list) -> dict[int, list[int]]:
+    """{case material id: [uploaded files]} -> {case material id: [UploadedFile ids]}, stored for the case's
+    applicant with the submission's limits (MAX_FILES_PER_MATERIAL); every refused file is named."""
+    from . import files
+
+    problems, out = [], {}
+    for cm_id, given in uploads.items():
+        given = [f for f in given if f is not None and getattr(f, "name", "")]
+        field = f"case_materials.{cm_id}"
+        if not given:
+            problems.append(_problem(field, "file_required", "请选择要上传的文件"))
+        elif len(given) > MAX_FILES_PER_MATERIAL:
+            problems.append(_problem(field, "too_many_files", f"每项材料最多 {MAX_FILES_PER_MATERIAL} 个文件"))
+    _refuse(problems)
+    for cm_id, given in uploads.items():
+        for f in given:
+            try:
+                record = files.store_upload(case.applicant, f, actor=actor)
+            except ValidationError as exc:
+                problems.append(_problem(f"case_materials.{cm_id}", exc.code, exc.message))
+            else:
+                stored.append(record)
+                out.setdefault(cm_id, []).append(record.pk)
+    _refuse(problems)
+    return out
+
+
+def supplement_with_uploads(*, case: Case, actor, uploads: dict, at_window=()) -> Case:
+    """补正 from a form that sends the files themselves ({case material id: [files]}): stored with the
+    submission's limits, then `submit_supplement` (`at_window`: ids of originals a clerk saw); a refusal
+    removes what was stored."""
+    stored: list = []
+    with _cleaning_up(stored), transaction.atomic():
+        given = _store_for(case, {pk: fs for pk, fs in uploads.items() if fs}, actor=actor, stored=stored)
+        for pk in at_window:
+            given.setdefault(int(pk), ["at_window"])
+        return submit_supplement(case, actor=actor, files=given)
+
+
+def receive_pending_with_uploads(*, case: Case, actor, case_material_id: int, uploads=()) -> Case:
+    """容缺后补 from a form that sends the files themselves: stored as above, then `receive_pending_material`."""
+    stored: list = []
+    with _cleaning_up(stored), transaction.atomic():
+        ids = _store_for(case, {case_material_id: list(uploads)}, actor=actor, stored=stored)[case_material_id]
+        return receive_pending_material(case, actor=actor, case_material_id=case_material_id, file_ids=ids)
 
 
 @transaction.atomic
@@ -978,7 +1336,6 @@ def claim_handover(handover: SupervisionHandover, *, actor, feedback: str = "") 
 # console and the API dispatch through (issue 10.7). Kept apart from the submission functions above.
 # =============================================================================
 
-from . import files as _files  # imported here to keep this block apart
 from .models import Message
 
 
@@ -1011,48 +1368,6 @@ def mark_message_read(*, recipient, message_id: int) -> Message:
         message.save(update_fields=["read_at"])
         audit.record("message.read", actor=recipient, obj=message, data={"messages": [message.pk]})
     return message
-
-
-def _stored_uploads(case: Case, uploads, *, actor, field: str, stored: list) -> list[int]:
-    ids = []
-    for f in uploads:
-        try:
-            record = _files.store_upload(case.applicant, f, actor=actor)
-        except DomainError as exc:
-            exc.field = field
-            raise
-        stored.append(record)
-        ids.append(record.pk)
-    return ids
-
-
-def supplement_with_uploads(*, case: Case, actor, uploads: dict, at_window=()) -> Case:
-    """补正 with the files in hand: `uploads` {case material id: [uploaded files]} are stored and the
-    supplement submitted in one transaction (`at_window`: ids of originals a clerk saw). A refusal
-    stores nothing; a refused file's error names its material (`field="case_material_<id>"`)."""
-    stored: list = []
-    try:
-        with transaction.atomic():
-            given = {int(pk): _stored_uploads(case, fs, actor=actor, field=f"case_material_{pk}", stored=stored)
-                     for pk, fs in uploads.items() if fs}
-            for pk in at_window:
-                given.setdefault(int(pk), ["at_window"])
-            return submit_supplement(case, actor=actor, files=given)
-    except DomainError:
-        _files.discard(stored)
-        raise
-
-
-def receive_pending_with_uploads(*, case: Case, actor, case_material_id: int, uploads=()) -> Case:
-    """容缺后补 with the files in hand: stored and attached in one transaction, or nothing stored."""
-    stored: list = []
-    try:
-        with transaction.atomic():
-            ids = _stored_uploads(case, uploads, actor=actor, field=f"case_material_{case_material_id}", stored=stored)
-            return receive_pending_material(case, actor=actor, case_material_id=case_material_id, file_ids=ids)
-    except DomainError:
-        _files.discard(stored)
-        raise
 
 
 class Action:

@@ -12,7 +12,7 @@ from bianmin.core.pagination import MAX_PAGE_SIZE, paginate  # noqa: F401  (re-e
 from bianmin.org.models import Department, Level
 
 from . import search
-from .models import Audience, ItemKind, Material, ServiceItem, Theme
+from .models import Audience, ItemKind, Material, Proof, ServiceItem, Theme
 
 
 
@@ -170,3 +170,22 @@ def item_for_application(code: str) -> ServiceItem | None:
             _APPLICATION_ITEMS.clear()
         _APPLICATION_ITEMS[pk] = (now, item)
     return item
+
+
+# ----------------------------------------------------------------------------- the retained list (T8, T9)
+
+NOT_RETAINED_NOTE = "该证明事项已从保留证明事项清单中取消,不再要求提供"
+
+
+def off_the_retained_list(materials) -> list[Material]:
+    """T9 (保留证明事项清单) and T8 (取消的证明事项): of these catalog materials, the ones that ask for a
+    proof no longer on the retained list. Such a proof may not be asked of an applicant: not at
+    submission, acceptance, 补正 (request_supplement) or 容缺 (accept_with_pending_materials); the one
+    check all four call. Read fresh (a proof may be cancelled while an item is cached): one query, none
+    when no material asks for a proof."""
+    asking = [m for m in materials if m is not None and m.proof_id]
+    if not asking:
+        return []
+    cancelled = set(Proof.objects.filter(pk__in={m.proof_id for m in asking}, is_retained=False).values_list("pk", flat=True))
+    return [m for m in asking if m.proof_id in cancelled]
+
