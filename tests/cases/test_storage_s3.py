@@ -112,7 +112,7 @@ def test_images_are_cleaned_and_reuse_copies_within_the_bucket(on_s3, people, ma
     assert jpg.original_name == "x.jpg" and jpg.path.endswith(".jpg")
     item = make_item(audience="both")
     first = item.materials.first()
-    case = services.submit_application(people["citizen"], item, actor=people["citizen_user"],
+    case = services.submit_application(applicant=people["citizen"], item=item, actor=people["citizen_user"],
                                        materials={m.pk: {"files": [jpg.pk]} if m.pk == first.pk else {"at_window": True}
                                                   for m in item.materials.all()})
     offer = reuse.offers(people["citizen"], item.materials.filter(pk=first.pk), exclude_case_id=None)[first.pk]

@@ -409,7 +409,8 @@ def _case_action(request, number, act):
         case = _case_or_404(request, number)
         extra = {"error": exc.message}
         field = exc.field or ""
-        cm_id = field.removeprefix("case_material_") if field.startswith("case_material_") else ""
+        # the services name a case material's field `case_materials.<id>`
+        cm_id = field.removeprefix("case_materials.") if field.startswith("case_materials.") else ""
         if cm_id.isdigit():
             extra.update(error_cm=int(cm_id), error_cm_message=exc.message)
         elif field == "reason":
@@ -423,23 +424,13 @@ def _uploads(request, field_name) -> list:
     return [f for f in request.FILES.getlist(field_name) if f is not None and f.name]
 
 
-def _per_material(exc: DomainError) -> DomainError:
-    """The service names a case material `case_materials.<id>`; this page's field for it is `cm-<id>`."""
-    if exc.field and exc.field.startswith("case_materials."):
-        exc.field = "cm-" + exc.field.split(".", 1)[1]
-    return exc
-
-
 @applicant_required
 @require_POST
 def supplement(request, number):
     def act(case):
         missing = [cm for cm in case.materials.all() if cm.state == CaseMaterial.State.MISSING]
         given = {cm.pk: _uploads(request, f"cm-{cm.pk}") for cm in missing if request.FILES.getlist(f"cm-{cm.pk}")}
-        try:
-            services.supplement_with_uploads(case=case, actor=request.user, uploads=given)
-        except DomainError as exc:
-            raise _per_material(exc) from None
+        services.supplement_with_uploads(case=case, actor=request.user, uploads=given)
         return "补正材料已提交,办件继续办理。"
 
     return _case_action(request, number, act)
@@ -452,10 +443,8 @@ def pending_material(request, number, cm_id):
         cm = next((m for m in case.materials.all() if m.pk == cm_id and m.state == CaseMaterial.State.PENDING), None)
         if cm is None:
             raise NotFound("该材料不是待补的容缺材料", code="not_pending")
-        try:
-            services.receive_pending_with_uploads(case=case, actor=request.user, case_material_id=cm.pk, uploads=_uploads(request, f"cm-{cm.pk}"))
-        except DomainError as exc:
-            raise _per_material(exc) from None
+        services.receive_pending_with_uploads(case=case, actor=request.user, case_material_id=cm.pk,
+                                              uploads=_uploads(request, f"cm-{cm.pk}"))
         return f"“{cm.name}”已补交。"
 
     return _case_action(request, number, act)

@@ -1041,7 +1041,10 @@ def receive_pending_with_uploads(*, case: Case, actor, case_material_id: int, up
     """容缺后补 from a form that sends the files themselves: stored as above, then `receive_pending_material`."""
     stored: list = []
     with _cleaning_up(stored), transaction.atomic():
-        ids = _store_for(case, {case_material_id: list(uploads)}, actor=actor, stored=stored)[case_material_id]
+        uploads = list(uploads)  # none: staff saw the original at the window; an applicant must send it
+        if not uploads and getattr(actor, "staff", None) is None:
+            raise ValidationError("请选择要上传的文件", code="file_required", field=f"case_materials.{case_material_id}")
+        ids = _store_for(case, {case_material_id: uploads}, actor=actor, stored=stored)[case_material_id] if uploads else []
         return receive_pending_material(case, actor=actor, case_material_id=case_material_id, file_ids=ids)
 
 
