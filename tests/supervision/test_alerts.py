@@ -8,7 +8,7 @@ import pytest
 from bianmin.cases import clock, services
 from bianmin.cases.models import Message
 from bianmin.org.models import Role
-from bianmin.supervision.alerts import run_alerts, warning_limit
+from bianmin.supervision.alerts.services import run_alerts, warning_limit
 from bianmin.supervision.models import Alert
 from tests.conftest import make_staff
 

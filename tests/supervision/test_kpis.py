@@ -41,7 +41,7 @@ from bianmin.catalog.models import ItemVersion
 from bianmin.core import workdays
 from bianmin.core.errors import ValidationError
 from bianmin.core.identities import resident_id_with_check
-from bianmin.supervision import kpis, stats
+from bianmin.supervision.kpis import selectors as kpis, stats
 from bianmin.supervision.models import CaseStat, StatRefresh
 from tests.conftest import item_data
 

@@ -7,7 +7,7 @@ from django.core.cache import cache
 
 from bianmin.cases import clock, services
 from bianmin.org.models import Role
-from bianmin.supervision.views_notices import mask_number
+from bianmin.supervision.notices.views import mask_number
 from tests.conftest import make_staff
 
 

@@ -11,7 +11,7 @@ from bianmin.cases.auth import issue_token
 from bianmin.cases.models import Message
 from bianmin.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from bianmin.org.models import Role
-from bianmin.supervision import ratings
+from bianmin.supervision.ratings import services as ratings
 from bianmin.supervision.models import Rating
 from tests.conftest import make_staff
 
@@ -387,7 +387,7 @@ def test_public_api_stats_and_indicators(client, people, finish):
 
 
 def test_demo_ratings_are_idempotent(people, finish, today, staff):
-    from bianmin.supervision import demo_ratings
+    from bianmin.supervision.ratings import demo as demo_ratings
 
     for _ in range(12):
         finish()

@@ -20,7 +20,7 @@ from bianmin.cases import auth
 from bianmin.core.errors import PermissionDenied, ValidationError
 from bianmin.core.models import AuditEntry
 from bianmin.org.models import Department, Level, Role
-from bianmin.supervision import tracker
+from bianmin.supervision.tracker import services as tracker
 from bianmin.supervision.models import PlanTask, PlanTaskReport
 from tests.conftest import make_department, make_staff
 
@@ -430,7 +430,7 @@ def test_api(plan, people, make_item):
 
 
 def test_demo_loader_is_idempotent(units):
-    from bianmin.supervision import demo_tracker
+    from bianmin.supervision.tracker import demo as demo_tracker
 
     first = demo_tracker.load()
     assert first["改革任务"] == PLAN_TASK_COUNT
@@ -444,7 +444,7 @@ def test_demo_loader_is_idempotent(units):
 
 
 def test_a_failing_kpi_is_shown_as_not_computed(plan, people, make_item, monkeypatch):
-    from bianmin.supervision import kpis
+    from bianmin.supervision.kpis import selectors as kpis
 
     make_item(online_level=4)
 

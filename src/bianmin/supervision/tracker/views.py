@@ -21,7 +21,7 @@ from bianmin.cases.console_views import staff_console
 from bianmin.core.errors import DomainError, NotFound, ValidationError
 from bianmin.org.models import Role
 
-from . import tracker
+from . import services as tracker
 
 NS = "console:supervision_tracker"
 REPORT_ROLES = (Role.SUPERVISOR, Role.ADMIN)

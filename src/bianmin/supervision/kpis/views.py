@@ -26,7 +26,8 @@ from bianmin.core.errors import ValidationError
 from bianmin.core.pagination import paginate
 from bianmin.org.models import Department, Level, Region
 
-from . import charts, kpis
+from . import charts
+from . import selectors as kpis
 
 PAGE_SIZE = 20
 MAX_PAGE = 100_000  # beyond this an OFFSET overflows SQLite's integers; nobody pages that far

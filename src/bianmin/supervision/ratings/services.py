@@ -34,7 +34,7 @@ from bianmin.core.errors import Conflict, NotFound, PermissionDenied, Validation
 from bianmin.core.identities import normalise
 from bianmin.org.models import Hall, Role, Staff
 
-from .models import Rating, RatingDevice
+from ..models import Rating, RatingDevice
 
 SCORE_LABELS = dict(Rating.SCORES)
 BAD_SCORES = (1, 2)

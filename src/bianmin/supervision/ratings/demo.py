@@ -7,8 +7,8 @@ from __future__ import annotations
 from bianmin.cases.models import Case, CaseStatus
 from bianmin.org.models import Role, Staff
 
-from . import ratings
-from .models import Rating
+from . import services as ratings
+from ..models import Rating
 
 SHARE = 3            # every third finished case (by id)
 LIMIT = 600          # at most this many demo cases are looked at

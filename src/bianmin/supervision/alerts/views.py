@@ -17,8 +17,8 @@ from bianmin.cases.console_views import CLOCK_CLASS, staff_console
 from bianmin.cases.models import Message
 from bianmin.org.models import Department, Role
 
-from . import alerts
-from .models import Alert
+from . import services as alerts
+from ..models import Alert
 
 PAGE_SIZE = 20
 

@@ -22,7 +22,7 @@ from bianmin.cases import clock
 from bianmin.cases.models import Case
 from bianmin.core import workdays
 
-from .models import CaseStat, StatRefresh
+from ..models import CaseStat, StatRefresh
 
 NAME = "cases"
 LOOKBACK_DAYS = 7          # a refresh recounts the months touching the last week: visits recorded after the decision

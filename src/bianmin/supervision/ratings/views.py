@@ -20,8 +20,8 @@ from bianmin.cases.public_views import _domain_error, applicant_required
 from bianmin.core.errors import DomainError, NotFound, ValidationError
 from bianmin.org.models import Department, Role
 
-from . import ratings
-from .models import Rating
+from . import services as ratings
+from ..models import Rating
 
 PAGE_SIZE = 20
 MAX_PK = 2**53

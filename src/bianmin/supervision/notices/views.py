@@ -21,7 +21,7 @@ from bianmin.core import workdays
 from bianmin.core.pagination import paginate
 from bianmin.core.errors import ValidationError
 
-from .alerts import running_clock
+from ..alerts.services import running_clock
 
 CACHE_SECONDS = 60
 PAGE_SIZE = 20

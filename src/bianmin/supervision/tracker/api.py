@@ -18,7 +18,7 @@ from ninja import Field, Path, Router, Schema
 from bianmin.cases.api import ERRORS, In, Status, _staff
 from bianmin.cases.auth import API_AUTH
 
-from . import tracker
+from . import services as tracker
 
 router = Router(tags=["任务分解"], auth=API_AUTH)
 

@@ -11,7 +11,7 @@ Status of a task (`task_status`):
   can be"): target reached -> `done`; below it -> `late` once the deadline has passed, `in_progress` before.
   Until the figure can be computed the reports decide, as for any task.
 
-KPI values come from `supervision.kpis.value(code, on=...)` (the city's figure). Until a KPI can be
+KPI values come from `supervision.kpis.selectors.value(code, on=...)` (the city's figure). Until a KPI can be
 computed (module absent, unknown code, no data) the value is None and pages say "指标尚未计算".
 """
 
@@ -32,10 +32,10 @@ from bianmin.core import audit
 from bianmin.core.errors import PermissionDenied, ValidationError
 from bianmin.org.models import Department
 
-from .models import PlanTask, PlanTaskReport
+from ..models import PlanTask, PlanTaskReport
 
 logger = logging.getLogger(__name__)
-DATA_FILE = Path(__file__).resolve().parent / "data" / "plan_tasks.json"
+DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "plan_tasks.json"
 LONG_TERM_MARK = "长期"
 MAX_REPORT_TEXT = 2000
 UNIT_SEPARATOR = "、"
@@ -261,10 +261,8 @@ class KpiSource:
     def __init__(self, on: date):
         self.on = on
         self._cache: dict[str, float | None] = {}
-        try:
-            from . import kpis
-        except ImportError:
-            kpis = None
+        from ..kpis import selectors as kpis
+
         self.module = kpis
         registry = getattr(kpis, "KPIS", None) or {}
         if not isinstance(registry, dict):  # a list of specs with a .code

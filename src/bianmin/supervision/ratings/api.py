@@ -18,8 +18,8 @@ from bianmin.cases.api import ERRORS, In, MAX_ID, Text, _applicant, _page, _page
 from bianmin.cases.auth import API_AUTH
 from bianmin.core.errors import NotFound, ValidationError
 
-from . import ratings
-from .models import Rating
+from . import services as ratings
+from ..models import Rating
 
 try:  # django-ninja >= 1.5
     from ninja.responses import Status

@@ -40,7 +40,7 @@ from bianmin.cases.models import Case, CaseStatus, Message, ReviewTask
 from bianmin.core import audit, workdays
 from bianmin.org.models import Role, Staff
 
-from .models import Alert
+from ..models import Alert
 
 BATCH = 5000
 DIGEST_LINES = 30  # cases named in one digest message; the rest are counted
