@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.test import Client
 
+from bianmin.core import workdays
 from bianmin.cases import clock, services
 from bianmin.supervision.alerts.services import run_alerts
 from bianmin.supervision.models import Rating
@@ -28,7 +29,7 @@ def phone360(chromium):
 @pytest.fixture
 def today(monkeypatch):
     day = [date(2026, 11, 2)]
-    monkeypatch.setattr(clock, "today", lambda: day[0])
+    monkeypatch.setattr(workdays, "today", lambda: day[0])
     return day
 
 

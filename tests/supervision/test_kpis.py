@@ -55,7 +55,7 @@ def d(text: str) -> date:
 
 @pytest.fixture
 def world(departments, halls, make_item, monkeypatch):
-    monkeypatch.setattr(clock, "today", lambda: TODAY)
+    monkeypatch.setattr(workdays, "today", lambda: TODAY)
     market, civil = departments["market"], departments["chikan_civil"]
     spec = [
         (market, "person", True, "city,county,town", 3, 0),
@@ -214,7 +214,7 @@ def test_trend_and_comparisons(world):
 
 
 def test_a_real_case_handled_on_the_spot_counts_as_same_day(people, make_item, monkeypatch):
-    monkeypatch.setattr(clock, "today", lambda: date(2026, 9, 28))
+    monkeypatch.setattr(workdays, "today", lambda: date(2026, 9, 28))
     item = make_item(audience="both", is_immediate=True, promised_days=0)
     case = services.submit_application(people["citizen"], item, actor=people["citizen_user"], channel="window",
                                        materials={m.pk: {"at_window": True} for m in item.materials.all()})

@@ -26,7 +26,7 @@ from bianmin.catalog import selectors as catalog_selectors
 from bianmin.catalog.models import ServiceItem
 from bianmin.core.pagination import paginate
 from bianmin.core.errors import DomainError, NotFound, PermissionDenied, ValidationError
-from bianmin.core.identities import mask_resident_id
+from bianmin.core.identities import mask_id_number, mask_phone
 from bianmin.org.models import Hall
 
 try:  # django-ninja >= 1.5; older versions take a (status, body) tuple
@@ -410,7 +410,7 @@ def case_out(case, *, staff: bool = False) -> dict:
         "number": case.number, "status": case.status, "status_label": CaseStatus(case.status).label,
         "item_code": case.item.code, "item_name": case.item.name, "department": case.department.name,
         "submitted_at": case.submitted_at, "accepted_on": case.accepted_on, "decided_on": case.decided_on,
-        "approved": case.approved, "visit_count": case.visit_count, "visits_exceeded": case.visit_count > case.item.max_visits,
+        "approved": case.approved, "visit_count": case.visit_count, "visits_exceeded": case.visits_exceeded,
         "clock": clock_out(case), "url": prefix + case.number,
     }
     if staff:
@@ -460,8 +460,8 @@ def case_detail(case, *, staff: bool = False) -> dict:
     if staff:
         a = case.applicant
         out.update({
-            "applicant": {"name": a.name, "kind": a.kind, "id_number": mask_resident_id(a.id_number),
-                          "phone": (a.phone[:3] + "****" + a.phone[-4:]) if len(a.phone) >= 11 else a.phone},
+            "applicant": {"name": a.name, "kind": a.kind, "id_number": mask_id_number(a.id_number),
+                          "phone": mask_phone(a.phone)},
             "events": [event_out(e) for e in case.events.all()],
             "visits": [{"at": v.at, "hall": v.hall.name, "purpose": v.purpose} for v in case.visits.all()],
         })

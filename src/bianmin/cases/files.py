@@ -15,8 +15,8 @@ import zipfile
 from pathlib import Path
 
 from django.conf import settings
-from django.utils import timezone
 
+from bianmin.core import workdays
 from bianmin.core.errors import NotFound, PermissionDenied, ValidationError
 
 from .models import Applicant, UploadedFile
@@ -104,7 +104,7 @@ def store_upload(owner: Applicant, f, *, actor) -> UploadedFile:
         raise ValidationError(f"{shown}不是 {ALLOWED_LABEL} 文件,请上传这几种格式的文件(以文件内容为准,改扩展名无效)",
                               code="file_type_not_allowed", field="file")
     content_type = KINDS[ext][0]
-    today = timezone.localdate()
+    today = workdays.today()
     rel = f"{UPLOAD_DIR}/{today:%Y}/{today:%m}/{uuid.uuid4().hex}.{ext}"
     root = upload_root()
     target = (Path(settings.MEDIA_ROOT) / rel).resolve()

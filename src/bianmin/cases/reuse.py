@@ -20,8 +20,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db.models import Q
-from django.utils import timezone
 
+from bianmin.core import workdays
 from bianmin.core.errors import NotFound
 from bianmin.licences.selectors import satisfying
 
@@ -90,7 +90,7 @@ def copy_files(applicant: Applicant, offer: Offer, *, actor, stored: list) -> li
     Appends the new rows to `stored` so that a rolled-back submission can remove the copies."""
     ids = []
     root = files.upload_root()
-    today = timezone.localdate()
+    today = workdays.today()
     for f in offer.files:
         if f.owner_id != applicant.pk:  # never anyone else's file
             raise NotFound("找不到可复用的材料", code="file_not_found", field="materials")

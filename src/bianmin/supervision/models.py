@@ -83,7 +83,9 @@ class Rating(models.Model):
 
     @property
     def is_bad(self) -> bool:
-        return self.score <= 2
+        from .ratings.selectors import is_bad_score  # the 差评 rule lives with the ratings domain
+
+        return is_bad_score(self.score)
 
 
 class RatingDevice(models.Model):

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from bianmin.cases import clock
 from bianmin.cases.models import Case
+from bianmin.catalog.selectors import ONE_VISIT_MAX
 from bianmin.core import workdays
 
 from ..models import CaseStat, StatRefresh
@@ -117,7 +118,7 @@ def _count(start: date, end: date, department_ids, first: date) -> tuple[list, d
         SELECT c.decided_on, c.department_id, COALESCE(h.level, ''), c.channel, COUNT(*),
                SUM(CASE WHEN c.accepted_on = c.decided_on THEN 1 ELSE 0 END),
                SUM(CASE WHEN c.decided_on <= c.promised_deadline THEN 1 ELSE 0 END),
-               SUM(CASE WHEN c.visit_count <= 1 THEN 1 ELSE 0 END),
+               SUM(CASE WHEN c.visit_count <= {int(ONE_VISIT_MAX)} THEN 1 ELSE 0 END),
                SUM(COALESCE(cd.i - ca.i, 0)),
                MIN(CASE WHEN ca.i IS NULL THEN c.accepted_on END)
         FROM cases_case c

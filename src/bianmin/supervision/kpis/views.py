@@ -8,7 +8,6 @@ other staff 403; anonymous users go to the login page. Thin: parse, call kpis, r
 from __future__ import annotations
 
 import io
-from datetime import date
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -291,4 +290,4 @@ def _export_list(kpi: kpis.Kpi, qs, period: kpis.Period) -> HttpResponse:
             n += 1
     if n >= EXPORT_MAX_ROWS:
         ws.append([f"仅导出前 {EXPORT_MAX_ROWS} 条,请缩小筛选范围"])
-    return _xlsx_response(wb, f"效能监督-{kpi.name}-明细-{date.today():%Y%m%d}.xlsx")
+    return _xlsx_response(wb, f"效能监督-{kpi.name}-明细-{clock.today():%Y%m%d}.xlsx")

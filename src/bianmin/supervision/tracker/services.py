@@ -28,7 +28,7 @@ from django.db import connection, models, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from bianmin.core import audit
+from bianmin.core import audit, workdays
 from bianmin.core.errors import PermissionDenied, ValidationError
 from bianmin.org.models import Department
 
@@ -53,7 +53,7 @@ class Status(models.TextChoices):
 
 def today() -> date:
     """Deadlines are calendar dates in Asia/Shanghai, like the cases' working days."""
-    return timezone.localdate()
+    return workdays.today()
 
 
 # ----------------------------------------------------------------------------- loading the plan
