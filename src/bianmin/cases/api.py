@@ -26,7 +26,7 @@ from bianmin.catalog import selectors as catalog_selectors
 from bianmin.catalog.models import ServiceItem
 from bianmin.core.pagination import paginate
 from bianmin.core.errors import DomainError, NotFound, PermissionDenied, ValidationError
-from bianmin.core.identities import mask_id_number, mask_phone
+from bianmin.core.identities import mask_id_number, mask_phone, scrub
 from bianmin.org.models import Hall
 
 try:  # django-ninja >= 1.5; older versions take a (status, body) tuple
@@ -433,7 +433,7 @@ def case_detail(case, *, staff: bool = False) -> dict:
     out.update({
         "channel": case.channel, "channel_label": case.get_channel_display(), "hall": case.hall.name if case.hall_id else None,
         "form_data": case.form_data if isinstance(case.form_data, dict) else {}, "commitment": case.commitment,
-        "decision_text": case.decision_text, "rejection_reason": case.rejection_reason,
+        "decision_text": case.decision_text, "rejection_reason": scrub(case.rejection_reason),
         "materials": [
             {"id": m.pk, "material_id": m.material_id, "name": m.name, "state": m.state, "state_label": m.get_state_display(),
              "note": m.note, "files": [{"id": f.pk, "name": f.original_name, "content_type": f.content_type, "size": f.size}
@@ -470,7 +470,7 @@ def case_detail(case, *, staff: bool = False) -> dict:
 
 def event_out(e) -> dict:
     return {"at": e.at, "kind": e.kind, "from_status": e.from_status, "to_status": e.to_status, "actor": e.actor_label,
-            "message": e.message}
+            "message": scrub(e.message)}  # as in the inbox and the SMS (issue 11)
 
 
 def _page_out(result, rows) -> dict:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import Q
+from django.db.models import F, Q
 
 from bianmin.core import workdays
 
@@ -98,6 +98,21 @@ def attention_q(on: date, prefix: str = "") -> Q:
     return running_q(prefix) & Q(**{f"{prefix}promised_deadline__lt": warning_limit(on)})
 
 
+def finished_late(decided_on: date, promised: date) -> bool:
+    """超期办结: decided after the promised deadline day (T7)."""
+    return decided_on > promised
+
+
+def finished_late_q(prefix: str = "") -> Q:
+    """Decided cases finished late, in SQL (`finished_late`)."""
+    return Q(**{f"{prefix}decided_on__gt": F(f"{prefix}promised_deadline")})
+
+
+def finished_on_time_q(prefix: str = "") -> Q:
+    """Decided cases finished within the promised time, in SQL (not `finished_late`)."""
+    return Q(**{f"{prefix}decided_on__lte": F(f"{prefix}promised_deadline")})
+
+
 def running(promised: date, on: date) -> Clock:
     """The clock of a running case with this promised deadline on `on` (lists that hold only the
     deadline: alert cards, notices). Same state as `clock()` gives the case itself."""
@@ -133,7 +148,7 @@ def clock(case: Case, on: date | None = None) -> Clock:
     if promised is None:
         promised, statutory, provisional = deadlines(case)
     if case.decided_on is not None:
-        late = case.decided_on > promised
+        late = finished_late(case.decided_on, promised)
         return Clock(State.FINISHED_LATE if late else State.FINISHED, promised, statutory, None, provisional)
     if case.status == CaseStatus.WITHDRAWN:
         return Clock(State.FINISHED, promised, statutory, None, provisional)

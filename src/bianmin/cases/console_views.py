@@ -23,7 +23,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from bianmin.catalog import search
 from bianmin.catalog import selectors as catalog_selectors
-from bianmin.core import workdays
 from bianmin.core.errors import DomainError, NotFound, ValidationError
 from bianmin.core.identities import mask_id_number
 from bianmin.org.access import staff_console  # noqa: F401  (re-exported for the supervision views)
@@ -411,10 +410,9 @@ def all_cases(request):
         qs = qs.filter(department_id=f["department"])
     today = clock.today()
     if f.get("clock") == "overdue":  # the clock runs only in review; a stopped clock is never overdue
-        qs = qs.filter(status=CaseStatus.IN_REVIEW, stopped_on__isnull=True, promised_deadline__lt=today)
+        qs = qs.filter(clock.overdue_q(today))
     elif f.get("clock") == "warning":
-        qs = qs.filter(status=CaseStatus.IN_REVIEW, stopped_on__isnull=True, promised_deadline__gte=today,
-                       promised_deadline__lte=workdays.add_workdays(today, clock.WARNING_DAYS))
+        qs = qs.filter(clock.warning_q(today))
     page = _page(qs, request.GET.get("page"))
     rows = [{"case": c, **_clock_row(c)} for c in page.object_list]
     query = urlencode({k: v for k, v in request.GET.items() if k != "page" and v})

@@ -453,7 +453,7 @@ def _insert_submission(case: Case, rows, event: CaseEvent, actor, region_code: s
 def submit_application(applicant: Applicant, item: ServiceItem, *, actor, channel: str = Channel.ONLINE,
                        form_data: dict | None = None, materials: dict | None = None, idempotency_key: str | None = None,
                        draft: Case | None = None, hall: Hall | None = None, window: Window | None = None) -> Case:
-    """Submit an application: online (items with online_level >= 3), or registered by a clerk at a window.
+    """Submit an application: online (items that are 网上办, `item.is_online`), or registered by a clerk at a window.
     The same idempotency key from the same applicant returns the first case instead of a second one."""
     idempotency_key = str(idempotency_key)[:64] if idempotency_key else None
     # A new case on PostgreSQL is written by one statement, which also checks the key and needs no
@@ -952,7 +952,7 @@ def _add_visit(case: Case, actor, hall: Hall, purpose: str, staff: Staff | None)
     visit = Visit.objects.create(case=case, hall=hall, purpose=purpose[:200], at=_now(), recorded_by=staff)
     case.visit_count += 1
     case.save(update_fields=["visit_count"])
-    flag = case.visit_count > case.item.max_visits
+    flag = case.visits_exceeded
     _event(case, "visit", actor, case.status, f"到{hall.name}:{purpose[:100]}" + ("(超过承诺跑动次数)" if flag else ""),
            visit=visit.pk, exceeded=flag)
     return visit

@@ -555,7 +555,7 @@ CASE_MET = {
     "case_online_rate": Q(channel__in=ONLINE_CHANNELS),
     "case_nearby_rate": Q(hall__level__in=NEARBY_LEVELS),
     "case_one_visit_rate": Q(visit_count__lte=four_ways.ONE_VISIT_MAX),
-    "on_time_rate": Q(decided_on__lte=F("promised_deadline")),
+    "on_time_rate": clock.finished_on_time_q(),
     "avg_decide_workdays": Q(),
 }
 

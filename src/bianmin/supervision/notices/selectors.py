@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from django.core.cache import cache
-from django.db.models import Count, F
+from django.db.models import Count
 
 from bianmin.cases import clock
 from bianmin.cases.models import Case
@@ -31,8 +31,8 @@ def overdue_cases(today: date):
 
 def late_cases(today: date):
     """Cases finished late (超期办结) in the last LATE_WINDOW_DAYS days."""
-    return Case.objects.filter(decided_on__gte=today - timedelta(days=LATE_WINDOW_DAYS), decided_on__lte=today,
-                               decided_on__gt=F("promised_deadline"))
+    return Case.objects.filter(clock.finished_late_q(), decided_on__gte=today - timedelta(days=LATE_WINDOW_DAYS),
+                               decided_on__lte=today)
 
 
 def notice_data(show: str, department: int | None, page: int, today) -> dict:

@@ -30,6 +30,11 @@ def visible_ratings(staff: Staff):
     return qs if staff.sees_all_departments else qs.filter(department_id=staff.department_id)
 
 
+def overdue_q(on: date) -> Q:
+    """`is_overdue` in SQL."""
+    return Q(state=Rating.State.PENDING, rectify_due__lt=on)
+
+
 def is_overdue(rating: Rating, on: date | None = None) -> bool:
     """A 差评 still waiting for its answer after the due date (flagged in the console)."""
     return rating.state == Rating.State.PENDING and rating.rectify_due is not None and rating.rectify_due < (on or workdays.today())
@@ -68,7 +73,7 @@ def statistics(by: str = "department", on: date | None = None) -> list[dict]:
         total=Count("id", filter=~Q(state=Rating.State.APPEAL_UPHELD)),
         on_time=Count("id", filter=Q(state=Rating.State.RECTIFIED, rectified_late=False)),
         late=Count("id", filter=Q(state=Rating.State.RECTIFIED, rectified_late=True)),
-        overdue=Count("id", filter=Q(state=Rating.State.PENDING, rectify_due__lt=on)),
+        overdue=Count("id", filter=overdue_q(on)),
         pending=Count("id", filter=Q(state__in=[Rating.State.PENDING, Rating.State.APPEALED])),
         excluded=Count("id", filter=Q(state=Rating.State.APPEAL_UPHELD)),
     )
