@@ -84,7 +84,7 @@ def live_rows(start: date, end: date, department_ids=None) -> list[CaseRow]:
     """Decided cases with start <= decided_on <= end, counted straight from the cases table.
 
     same_day: accepted and decided on the same day (当场办结); on_time: decided_on <= the promised
-    deadline (cases.clock's finished vs finished_late); one_visit: visit_count <= 1; workdays: the
+    deadline (cases.clock's finished vs finished_late); one_visit: visit_count <= ONE_VISIT_MAX; workdays: the
     working days from acceptance to decision (core.workdays counting: (accepted_on, decided_on]).
     """
     if end < start or (department_ids is not None and not department_ids):
