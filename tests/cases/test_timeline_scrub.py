@@ -48,3 +48,23 @@ def test_the_console_shows_the_same_masked_reason(client, people, rejected):
     client.force_login(people["clerk"].user)
     page = client.get(f"/console/cases/{case.number}/").content.decode()
     assert f"申请人 {masked} 已持有有效许可证" in page and idn not in page
+
+
+def test_a_companys_code_and_phone_are_masked_alike_on_the_console_and_the_api(client, people, make_item):
+    """Issue 10: the console showed a legal person's USCC whole while the staff API masked it; one
+    masking (core.identities) now gives the same text to the same clerk."""
+    from bianmin.core.identities import uscc_with_check
+
+    code = uscc_with_check("91440800MA4W00001")
+    company = services.register_applicant(kind="legal_person", name="湛江某某食品有限公司", id_number=code,
+                                          phone="13912345678", legal_representative="王五")
+    item = make_item(audience="both")
+    case = services.submit_application(company, item, actor=people["clerk"].user, channel="window", hall=people["clerk"].hall,
+                                       materials={m.pk: {"at_window": True} for m in item.materials.all()})
+    masked = code[:6] + "********" + code[-4:]
+    client.force_login(people["clerk"].user)
+    page = client.get(f"/console/cases/{case.number}/").content.decode()
+    assert masked in page and code not in page
+    headers = {"Authorization": f"Bearer {auth.issue_token(people['clerk'].user, '测试')}"}
+    applicant = client.get(f"/api/v1/staff/cases/{case.number}", headers=headers).json()["applicant"]
+    assert (applicant["id_number"], applicant["phone"]) == (masked, "139****5678")
