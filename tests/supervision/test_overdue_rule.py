@@ -10,9 +10,11 @@ the dashboard's figure (the KPI API), the dashboard's drill-down and the console
 国庆 off Thu 10-01 .. Wed 10-07, make-up Sun 09-20 and Sat 10-10.
 """
 
+import io
 from datetime import date, timedelta
 
 import pytest
+from openpyxl import load_workbook
 from django.contrib.auth.models import User
 from django.core.cache import cache
 
@@ -44,9 +46,12 @@ def world(db, departments, make_item, today):
     return {"item": item, "applicant": applicant, "user": user, "supervisor": supervisor.user}
 
 
+NUMBER = "440800-20260901-000001"
+
+
 def running_case(world, deadline: date, n: int) -> Case:
     return Case.objects.create(
-        number=f"440800-{deadline:%Y%m%d}-{n:06d}", item=world["item"], item_version=1,
+        number=f"440800-20260901-{n:06d}", item=world["item"], item_version=1,
         department_id=world["item"].department_id, applicant=world["applicant"], channel="online",
         accepted_on=deadline - timedelta(days=14), promised_deadline=deadline, statutory_deadline=deadline + timedelta(days=20),
         status=CaseStatus.IN_REVIEW)
@@ -67,20 +72,24 @@ def everywhere(client, world, case: Case, on: date) -> dict:
     console_overdue = client.get("/console/cases/", {"clock": "overdue"}).content.decode()
     console_warning = client.get("/console/cases/", {"clock": "warning"}).content.decode()
     api = client.get(f"/api/v1/cases/{case.number}", headers=bearer(world["user"])).json()["clock"]
+    export = client.get("/console/supervision/kpi/overdue_count/", {"export": "xlsx"})
+    sheet = load_workbook(io.BytesIO(export.content), read_only=True).worksheets[0]
+    exported = [dict(zip(rows[0], r)) for rows in [list(sheet.iter_rows(values_only=True))] for r in rows[1:]]
     return {
         "clock": clock.clock(case, on=on).state,
         "api": api["state"],
         "notice": mask_case_number(case.number) in notice,
         "dashboard": overdue_count,
         "drilldown": case in drill,
+        "export": [(r["办件编号"], r["计时状态"]) for r in exported],
         "console_overdue": case.number in console_overdue,
         "console_warning": case.number in console_warning,
     }
 
 
 OVERDUE = {"clock": "overdue", "api": "overdue", "notice": True, "dashboard": 1.0, "drilldown": True,
-           "console_overdue": True, "console_warning": False}
-WARNING = {"clock": "warning", "api": "warning", "notice": False, "dashboard": 0.0, "drilldown": False,
+           "export": [(NUMBER, "超期")], "console_overdue": True, "console_warning": False}
+WARNING = {"clock": "warning", "api": "warning", "notice": False, "dashboard": 0.0, "drilldown": False, "export": [],
            "console_overdue": False, "console_warning": True}
 ON_TIME = {**WARNING, "clock": "on_time", "api": "on_time", "console_warning": False}
 
@@ -121,8 +130,8 @@ def test_paused_and_finished_cases_are_neither(client, world, today):
     paused.refresh_from_db()
     today[0] = D(2026, 11, 9)
     got = everywhere(client, world, paused, D(2026, 11, 9))
-    assert (got["clock"], got["api"], got["notice"], got["dashboard"], got["console_overdue"]) == (
-        "paused", "paused", False, 0.0, False)
+    assert (got["clock"], got["api"], got["notice"], got["dashboard"], got["export"], got["console_overdue"]) == (
+        "paused", "paused", False, 0.0, [], False)
 
 
 def test_the_queries_come_from_the_clock(world, today):
