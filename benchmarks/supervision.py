@@ -216,7 +216,7 @@ def main():
     from django.test import Client
 
     from bianmin.cases.models import Case
-    from bianmin.supervision.kpis.stats import refresh_stats
+    from bianmin.supervision.kpis.services import refresh_stats
 
     settings.ALLOWED_HOSTS = ["*"]
     seed_org()

@@ -10,8 +10,8 @@ import pytest
 from django.conf import settings as django_settings
 from django.test import Client
 
+from bianmin.cases import services
 from bianmin.core import workdays
-from bianmin.cases import clock, services
 from bianmin.supervision.alerts.services import run_alerts
 from bianmin.supervision.models import Rating
 from tests.e2e.conftest import NO_OVERFLOW_JS, _page

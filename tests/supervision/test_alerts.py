@@ -5,9 +5,9 @@ from datetime import date
 
 import pytest
 
-from bianmin.core import workdays
 from bianmin.cases import clock, services
 from bianmin.cases.models import Message
+from bianmin.core import workdays
 from bianmin.org.models import Role
 from bianmin.supervision.alerts.services import run_alerts
 from bianmin.supervision.models import Alert

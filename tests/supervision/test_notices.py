@@ -5,10 +5,10 @@ from datetime import date
 import pytest
 from django.core.cache import cache
 
+from bianmin.cases import services
 from bianmin.core import workdays
-from bianmin.cases import clock, services
-from bianmin.org.models import Role
 from bianmin.core.identities import mask_case_number as mask_number
+from bianmin.org.models import Role
 from tests.conftest import make_staff
 
 

@@ -14,9 +14,9 @@ import io
 from datetime import date, timedelta
 
 import pytest
-from openpyxl import load_workbook
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from openpyxl import load_workbook
 
 from bianmin.cases import auth, clock
 from bianmin.cases.models import Applicant, Case, CaseStatus

@@ -6,16 +6,14 @@ from datetime import date
 import pytest
 from django.test import Client
 
-from bianmin.core import workdays
-from bianmin.cases import clock, services
+from bianmin.cases import services
 from bianmin.cases.auth import issue_token
 from bianmin.cases.models import Message
+from bianmin.core import workdays
 from bianmin.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from bianmin.org.models import Role
+from bianmin.supervision.models import Rating
 from bianmin.supervision.ratings import selectors as ratings_read
 from bianmin.supervision.ratings import services as ratings
-from bianmin.supervision.models import Rating
-from tests.conftest import make_staff
 
 
 @pytest.fixture

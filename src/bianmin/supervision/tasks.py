@@ -14,7 +14,7 @@ def tick() -> dict[str, int]:
     from bianmin.licences.services import expire_licences
 
     from .alerts.services import run_alerts
-    from .kpis.stats import refresh_stats
+    from .kpis.services import refresh_stats
 
     done = dict(run_alerts())
     sent = send_pending_outbox()

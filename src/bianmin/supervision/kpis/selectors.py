@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from django.db.models import Count, F, OuterRef, Q, Subquery
 
@@ -33,7 +32,7 @@ from bianmin.org.models import Department, Level, Region
 
 from . import stats
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+SHANGHAI = workdays.SHANGHAI
 ONLINE_CHANNELS = (Channel.ONLINE, Channel.MOBILE, Channel.KIOSK)  # applied without a clerk taking the papers
 NEARBY_LEVELS = four_ways.NEARBY_LEVELS  # a case accepted at such a hall is 就近受理
 PERSON_AUDIENCES = (Audience.PERSON, Audience.BOTH)
