@@ -115,7 +115,7 @@ def _count(start: date, end: date, department_ids, first: date) -> tuple[list, d
         WITH cal(d, i) AS (VALUES {values})
         SELECT c.decided_on, c.department_id, COALESCE(h.level, ''), c.channel, COUNT(*),
                SUM(CASE WHEN c.accepted_on = c.decided_on THEN 1 ELSE 0 END),
-               SUM(CASE WHEN c.decided_on <= c.promised_deadline THEN 1 ELSE 0 END),
+               SUM(CASE WHEN c.decided_on <= c.promised_deadline THEN 1 ELSE 0 END),  -- clock.finished_on_time_q
                SUM(CASE WHEN c.visit_count <= {int(ONE_VISIT_MAX)} THEN 1 ELSE 0 END),
                SUM(COALESCE(cd.i - ca.i, 0)),
                MIN(CASE WHEN ca.i IS NULL THEN c.accepted_on END)

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from bianmin.cases import selectors as case_selectors
 from bianmin.cases.console_views import staff_console
 from bianmin.cases.public_views import _domain_error, applicant_required
+from bianmin.core import workdays
 from bianmin.core.errors import DomainError, NotFound, ValidationError
 from bianmin.org.models import Department, Role
 
@@ -126,7 +127,7 @@ def console_list(request):
         if d.get("department"):
             qs = qs.filter(department_id=d["department"])
     page = Paginator(qs.select_related("case__item", "department").order_by("-id"), PAGE_SIZE).get_page(request.GET.get("page"))
-    today = ratings.clock.today()
+    today = workdays.today()
     rows = [{"r": r, "overdue": ratings_read.is_overdue(r, today)} for r in page.object_list]
     query = request.GET.copy()
     query.pop("page", None)
