@@ -216,7 +216,7 @@ def main():
     from django.test import Client
 
     from bianmin.cases.models import Case
-    from bianmin.supervision.stats import refresh_stats
+    from bianmin.supervision.kpis.services import refresh_stats
 
     settings.ALLOWED_HOSTS = ["*"]
     seed_org()
@@ -249,7 +249,7 @@ def main():
 
     alert_s = "NA"
     try:
-        from bianmin.supervision.alerts import run_alerts
+        from bianmin.supervision.alerts.services import run_alerts
     except ImportError:
         print("bianmin.supervision.alerts.run_alerts not available: alert job not timed")
     else:

@@ -60,9 +60,9 @@ from bianmin.cases.api import router as cases_router  # noqa: E402
 from bianmin.licences.api import router as licences_router  # noqa: E402
 from bianmin.licences.exchange_api import router as exchange_router  # noqa: E402
 from bianmin.licences.holder_api import router as holder_router  # noqa: E402
-from bianmin.supervision.api_kpis import router as kpis_router  # noqa: E402
-from bianmin.supervision.api_ratings import router as ratings_router  # noqa: E402
-from bianmin.supervision.api_tracker import router as tracker_router  # noqa: E402
+from bianmin.supervision.kpis.api import router as kpis_router  # noqa: E402
+from bianmin.supervision.ratings.api import router as ratings_router  # noqa: E402
+from bianmin.supervision.tracker.api import router as tracker_router  # noqa: E402
 
 api.add_router("/", catalog_router)
 api.add_router("/", cases_router)

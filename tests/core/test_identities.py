@@ -8,7 +8,13 @@ from stdnum.cn import ric, uscc
 from bianmin.core.errors import ValidationError
 from bianmin.core.identities import (
     identity_kind,
+    mask_case_number,
+    mask_id_number,
+    mask_licence_number,
+    mask_person_name,
+    mask_phone,
     mask_resident_id,
+    scrub,
     resident_id_with_check,
     uscc_with_check,
     validate_identity,
@@ -216,3 +222,37 @@ def test_mask_resident_id():
     assert mask_resident_id("１１０１０５１９４９１２３１００２ｘ") == "110105********002X"
     assert mask_resident_id("12345") == "*****"
     assert mask_resident_id(None) == ""
+
+
+def test_a_uscc_is_masked_like_an_id_number():
+    # one masking for both kinds (the console showed a USCC whole, the API masked it, sharing kept 8)
+    assert mask_id_number("91440800MA4W000019") == "914408********0019"
+    assert mask_id_number(ID) == mask_resident_id(ID) == "440802********1238"
+
+
+@pytest.mark.parametrize("phone, masked", [("13800138000", "138****8000"), ("0759-3333333", "075****3333"),
+                                           ("1234567", "*******"), ("", ""), (None, "")])
+def test_mask_phone(phone, masked):
+    assert mask_phone(phone) == masked
+
+
+def test_mask_case_number():
+    assert mask_case_number("440800-20260928-000123") == "440800-2026****0123"
+    assert mask_case_number("") == mask_case_number(None) == "****"
+
+
+def test_mask_licence_number():
+    assert mask_licence_number("粤0802食经2026000123") == "粤08" + "*" * 10 + "0123"  # 17 characters: 3 + 10 + 4
+    assert mask_licence_number("A1234") == "A****"
+
+
+@pytest.mark.parametrize("name, masked", [("张三", "张*"), ("张小三", "张*三"), ("欧阳小明", "欧**明"), ("王", "*"), ("", "")])
+def test_mask_person_name(name, masked):
+    assert mask_person_name(name) == masked
+    assert mask_person_name("湛江市某某有限公司", organisation=True) == "湛江市某某有限公司"
+
+
+def test_scrub_masks_id_numbers_in_free_text_only():
+    assert scrub("身份证 440802199001011238 与代码 91440800MA4W000019") == "身份证 440802********1238 与代码 914408********0019"
+    assert scrub("快递单号 SF1234567890,电话 13800000000") == "快递单号 SF1234567890,电话 13800000000"
+    assert scrub(None) == ""

@@ -10,8 +10,9 @@ import pytest
 from django.conf import settings as django_settings
 from django.test import Client
 
-from bianmin.cases import clock, services
-from bianmin.supervision.alerts import run_alerts
+from bianmin.cases import services
+from bianmin.core import workdays
+from bianmin.supervision.alerts.services import run_alerts
 from bianmin.supervision.models import Rating
 from tests.e2e.conftest import NO_OVERFLOW_JS, _page
 
@@ -28,7 +29,7 @@ def phone360(chromium):
 @pytest.fixture
 def today(monkeypatch):
     day = [date(2026, 11, 2)]
-    monkeypatch.setattr(clock, "today", lambda: day[0])
+    monkeypatch.setattr(workdays, "today", lambda: day[0])
     return day
 
 
@@ -108,7 +109,7 @@ def test_alerts_console_on_a_desktop(live_server, people, item, staff, today, de
 
 
 def test_published_rating_figures_on_a_phone(live_server, people, item, today, phone360, screenshots):
-    from bianmin.supervision import ratings
+    from bianmin.supervision.ratings import services as ratings
 
     for score in (5, 4, 1):
         case = _accept(people, item, today, date(2026, 11, 2))
@@ -125,7 +126,7 @@ def test_published_rating_figures_on_a_phone(live_server, people, item, today, p
 
 
 def test_department_answers_a_bad_rating_in_the_console(live_server, people, item, today, desktop, screenshots):
-    from bianmin.supervision import ratings
+    from bianmin.supervision.ratings import services as ratings
 
     case = _accept(people, item, today, date(2026, 11, 2))
     services.complete_task(case.tasks.get(), actor=people["reviewer"].user, opinion="符合条件")

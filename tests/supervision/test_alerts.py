@@ -7,8 +7,9 @@ import pytest
 
 from bianmin.cases import clock, services
 from bianmin.cases.models import Message
+from bianmin.core import workdays
 from bianmin.org.models import Role
-from bianmin.supervision.alerts import run_alerts, warning_limit
+from bianmin.supervision.alerts.services import run_alerts
 from bianmin.supervision.models import Alert
 from tests.conftest import make_staff
 
@@ -22,7 +23,7 @@ def item(make_item):
 def accept(people, item, monkeypatch):
     """accept(day) -> a case accepted on that day, waiting for the market regulator's reviewer."""
     today = [None]
-    monkeypatch.setattr(clock, "today", lambda: today[0])
+    monkeypatch.setattr(workdays, "today", lambda: today[0])
 
     def _accept(day: date, applicant="citizen"):
         today[0] = day
@@ -41,9 +42,9 @@ def inbox(user):
 
 def test_warning_window_counts_working_days_not_calendar_days(db):
     # From Thu 2026-11-05, two working days are Fri 11-06 and Mon 11-09; Tue 11-10 has three left.
-    assert warning_limit(date(2026, 11, 5)) == date(2026, 11, 10)
+    assert clock.warning_limit(date(2026, 11, 5)) == date(2026, 11, 10)
     # National Day: from Wed 09-30 the next working days are 10-08, 10-09 and Sat 10-10 (make-up day).
-    assert warning_limit(date(2026, 9, 30)) == date(2026, 10, 10)
+    assert clock.warning_limit(date(2026, 9, 30)) == date(2026, 10, 10)
 
 
 def test_yellow_then_red_on_a_monday_deadline(accept, people, staff):
@@ -81,10 +82,11 @@ def test_the_national_day_holiday_is_not_counted(accept):
     assert run_alerts(date(2026, 10, 1))["alerts_yellow"] == 0
     # On Thu 10-08: 10-09 and 10-10 left -> yellow
     assert run_alerts(date(2026, 10, 8))["alerts_yellow"] == 1
-    # Sun 10-11: no working day has passed since the Saturday deadline -> not yet red
-    assert run_alerts(date(2026, 10, 11))["alerts_red"] == 0
-    # Mon 10-12 -> red
-    assert run_alerts(date(2026, 10, 12))["alerts_red"] == 1
+    # Sun 10-11: the day after the Saturday deadline, a day off -> red all the same (issue 10: the
+    # time limit ran out at the end of 10-10, whether or not the next day is a working day)
+    assert run_alerts(date(2026, 10, 11))["alerts_red"] == 1
+    # Mon 10-12: the card is already raised
+    assert run_alerts(date(2026, 10, 12))["alerts_red"] == 0
 
 
 def test_the_right_people_are_told(accept, people, staff, departments):

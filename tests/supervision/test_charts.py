@@ -2,7 +2,7 @@
 
 import xml.etree.ElementTree as ET
 
-from bianmin.supervision import charts
+from bianmin.supervision.kpis import charts
 
 SVG = "{http://www.w3.org/2000/svg}"
 

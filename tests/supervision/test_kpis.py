@@ -34,14 +34,16 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from bianmin.cases import clock, services
+from bianmin.cases import services
 from bianmin.cases.models import Applicant, Case, CaseStatus, ClockStop
 from bianmin.catalog import services as catalog_services
 from bianmin.catalog.models import ItemVersion
 from bianmin.core import workdays
 from bianmin.core.errors import ValidationError
 from bianmin.core.identities import resident_id_with_check
-from bianmin.supervision import kpis, stats
+from bianmin.supervision.kpis import selectors as kpis
+from bianmin.supervision.kpis import services as kpi_services
+from bianmin.supervision.kpis import stats
 from bianmin.supervision.models import CaseStat, StatRefresh
 from tests.conftest import item_data
 
@@ -55,7 +57,7 @@ def d(text: str) -> date:
 
 @pytest.fixture
 def world(departments, halls, make_item, monkeypatch):
-    monkeypatch.setattr(clock, "today", lambda: TODAY)
+    monkeypatch.setattr(workdays, "today", lambda: TODAY)
     market, civil = departments["market"], departments["chikan_civil"]
     spec = [
         (market, "person", True, "city,county,town", 3, 0),
@@ -214,7 +216,7 @@ def test_trend_and_comparisons(world):
 
 
 def test_a_real_case_handled_on_the_spot_counts_as_same_day(people, make_item, monkeypatch):
-    monkeypatch.setattr(clock, "today", lambda: date(2026, 9, 28))
+    monkeypatch.setattr(workdays, "today", lambda: date(2026, 9, 28))
     item = make_item(audience="both", is_immediate=True, promised_days=0)
     case = services.submit_application(applicant=people["citizen"], item=item, actor=people["citizen_user"], channel="window",
                                        materials={m.pk: {"at_window": True} for m in item.materials.all()})
@@ -235,7 +237,7 @@ def test_precomputed_figures_equal_the_live_computation(world):
     whole = kpis.Period(date(2026, 8, 1), date(2026, 11, 1))
     live = {(s, p): _figures(s, p) for s in scopes for p in (SEP_OCT, whole)}
     assert not CaseStat.objects.exists()
-    out = stats.refresh_stats(today=TODAY)
+    out = kpi_services.refresh_stats(today=TODAY)
     assert out == {"stat_months": 3, "stat_rows": 5}  # Aug (E), Sep (A, B), Oct (C; D) by dept/hall/channel
     assert StatRefresh.objects.get().through == date(2026, 11, 9)
     for (s, p), expected in live.items():
@@ -247,7 +249,7 @@ def test_precomputed_figures_equal_the_live_computation(world):
 
 
 def test_days_after_the_refresh_are_counted_live_and_then_stored(world):
-    stats.refresh_stats(today=TODAY)
+    kpi_services.refresh_stats(today=TODAY)
     nov = kpis.Period(date(2026, 11, 1), date(2026, 11, 1))
     # decided today (after `through` = yesterday): counted live, not stored
     world["case"](world["items"][0], accepted="2026-11-10", decided="2026-11-10", deadline="2026-11-10", visits=1)
@@ -255,26 +257,26 @@ def test_days_after_the_refresh_are_counted_live_and_then_stored(world):
     assert not CaseStat.objects.filter(month=date(2026, 11, 1)).exists()
     # the next day's refresh stores it; the figure does not move
     tomorrow = date(2026, 11, 11)
-    stats.refresh_stats(today=tomorrow)
+    kpi_services.refresh_stats(today=tomorrow)
     assert CaseStat.objects.get(month=date(2026, 11, 1)).decided == 1
     assert _figures(period=nov, today=tomorrow)[0]["on_time_rate"]["numerator"] == 1
     # a refresh twice in a row changes nothing
     before = list(CaseStat.objects.order_by("month", "department_id", "hall_level", "channel").values_list(
         "month", "department_id", "hall_level", "channel", "decided", "same_day", "on_time", "one_visit", "workdays"))
-    stats.refresh_stats(today=tomorrow)
+    kpi_services.refresh_stats(today=tomorrow)
     after = list(CaseStat.objects.order_by("month", "department_id", "hall_level", "channel").values_list(
         "month", "department_id", "hall_level", "channel", "decided", "same_day", "on_time", "one_visit", "workdays"))
     assert before == after
 
 
 def test_a_visit_recorded_after_the_decision_reaches_the_stats_within_the_lookback(world):
-    stats.refresh_stats(today=TODAY)
+    kpi_services.refresh_stats(today=TODAY)
     c = world["case"](world["items"][0], accepted="2026-11-06", decided="2026-11-06", deadline="2026-11-06", visits=1)
-    stats.refresh_stats(today=date(2026, 11, 11))
+    kpi_services.refresh_stats(today=date(2026, 11, 11))
     nov = kpis.Period(date(2026, 11, 1), date(2026, 11, 1))
     assert _figures(period=nov, today=date(2026, 11, 11))[0]["case_one_visit_rate"]["value"] == 100.0
     Case.objects.filter(pk=c.pk).update(visit_count=2)  # picked up the result at the window a few days later
-    stats.refresh_stats(today=date(2026, 11, 12))       # recounts from 11-10 minus 7 days: November again
+    kpi_services.refresh_stats(today=date(2026, 11, 12))       # recounts from 11-10 minus 7 days: November again
     assert _figures(period=nov, today=date(2026, 11, 12))[0]["case_one_visit_rate"]["value"] == 0.0
 
 
@@ -322,7 +324,7 @@ def test_a_case_accepted_long_before_its_decision_counts_its_working_days(world)
 
 
 def test_drill_down_totals_from_the_figures_equal_the_listed_cases(world):
-    stats.refresh_stats(today=TODAY)
+    kpi_services.refresh_stats(today=TODAY)
     for scope in (kpis.resolve_scope(), kpis.resolve_scope("440802"), kpis.resolve_scope(department_id=world["market"].pk)):
         for code in kpis.CASE_MET:
             for met in (None, True, False):

@@ -6,14 +6,14 @@ from datetime import date
 import pytest
 from django.test import Client
 
-from bianmin.cases import clock, services
+from bianmin.cases import services
 from bianmin.cases.auth import issue_token
 from bianmin.cases.models import Message
+from bianmin.core import workdays
 from bianmin.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from bianmin.org.models import Role
-from bianmin.supervision import ratings
 from bianmin.supervision.models import Rating
-from tests.conftest import make_staff
+from bianmin.supervision.ratings import selectors as ratings_read
+from bianmin.supervision.ratings import services as ratings
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def item(make_item):
 @pytest.fixture
 def today(monkeypatch):
     day = [date(2026, 9, 21)]
-    monkeypatch.setattr(clock, "today", lambda: day[0])
+    monkeypatch.setattr(workdays, "today", lambda: day[0])
 
     class Today:
         def set(self, d):
@@ -70,7 +70,7 @@ def test_bad_rating_is_rectified_within_five_working_days(people, finish, today)
     assert "2026年10月12日" in head_msg.body
 
     today.set(date(2026, 10, 12))  # the due date itself: on time
-    assert not ratings.is_overdue(r)
+    assert not ratings_read.is_overdue(r)
     r = ratings.answer_rating(r.pk, actor=people["reviewer"].user, answer="已约谈窗口人员并增设取号提醒,感谢监督。")
     assert (r.state, r.rectified_late) == ("rectified", False)
     told = Message.objects.get(kind="rating_answered")
@@ -84,7 +84,7 @@ def test_a_late_answer_is_flagged(people, finish, today):
     today.set(date(2026, 9, 29))
     r = rate(people, case, 1)
     today.set(date(2026, 10, 13))
-    assert ratings.is_overdue(Rating.objects.get(pk=r.pk))
+    assert ratings_read.is_overdue(Rating.objects.get(pk=r.pk))
     r = ratings.answer_rating(r.pk, actor=people["approver"].user, answer="已整改")
     assert r.rectified_late is True
 
@@ -205,7 +205,7 @@ def test_upheld_appeal_leaves_the_statistics(people, finish, today, staff, depar
     ratings.decide_appeal(rs[4].pk, actor=staff["supervisor"].user, upheld=True, decision="经核实为恶意差评")
     assert Rating.objects.get(pk=rs[4].pk).state == "appeal_upheld"
     # rs[3] (score 1) still pending after its due date 10-12
-    [row] = ratings.statistics("department", on=date(2026, 10, 13))
+    [row] = ratings_read.statistics("department", on=date(2026, 10, 13))
     assert row["name"] == departments["market"].name
     # 4 counted (5, 4, 2, 1), the upheld one excluded
     assert (row["total"], row["scores"], row["bad"], row["excluded"]) == (4, [1, 1, 0, 1, 1], 2, 1)
@@ -387,7 +387,7 @@ def test_public_api_stats_and_indicators(client, people, finish):
 
 
 def test_demo_ratings_are_idempotent(people, finish, today, staff):
-    from bianmin.supervision import demo_ratings
+    from bianmin.supervision.ratings import demo as demo_ratings
 
     for _ in range(12):
         finish()

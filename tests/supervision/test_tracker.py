@@ -20,7 +20,9 @@ from bianmin.cases import auth
 from bianmin.core.errors import PermissionDenied, ValidationError
 from bianmin.core.models import AuditEntry
 from bianmin.org.models import Department, Level, Role
-from bianmin.supervision import tracker
+from bianmin.supervision.tracker import selectors as tracker_read
+from bianmin.supervision.tracker import report as tracker_report
+from bianmin.supervision.tracker import services as tracker
 from bianmin.supervision.models import PlanTask, PlanTaskReport
 from tests.conftest import make_department, make_staff
 
@@ -124,30 +126,30 @@ def test_units_and_deadlines_as_in_the_plan(plan, units):
 
 def test_late_flag_on_hand_picked_dates(plan, people):
     t9 = plan[9]
-    assert tracker.task_status(t9, date(2019, 6, 30)).status == "not_started"  # the deadline day itself is in time
-    late = tracker.task_status(t9, date(2019, 7, 1))
+    assert tracker_read.task_status(t9, date(2019, 6, 30)).status == "not_started"  # the deadline day itself is in time
+    late = tracker_read.task_status(t9, date(2019, 7, 1))
     assert (late.status, late.reasons) == ("late", ["已过完成时限(2019-06-30)仍未完成"])
 
     report(t9, people["sf_head"], 50, "清单初稿已征求意见", on=date(2019, 5, 10))
-    s = tracker.task_status(t9, date(2019, 6, 1))
+    s = tracker_read.task_status(t9, date(2019, 6, 1))
     assert (s.status, s.progress) == ("in_progress", 50)
-    assert tracker.task_status(t9, date(2019, 7, 1)).status == "late"
+    assert tracker_read.task_status(t9, date(2019, 7, 1)).status == "late"
 
     report(t9, people["sf_head"], 100, "已公布保留证明事项清单", done=True, on=date(2019, 6, 20))
-    assert tracker.task_status(t9, date(2019, 7, 1)).status == "done"
+    assert tracker_read.task_status(t9, date(2019, 7, 1)).status == "done"
     # as of a day before the last report, that report does not count yet
-    assert (tracker.task_status(t9, date(2019, 6, 15)).status, tracker.task_status(t9, date(2019, 6, 15)).progress) == ("in_progress", 50)
+    assert (tracker_read.task_status(t9, date(2019, 6, 15)).status, tracker_read.task_status(t9, date(2019, 6, 15)).progress) == ("in_progress", 50)
 
-    assert tracker.task_status(plan[20], date(2035, 1, 1)).status == "ongoing"  # 长期推进: never late
+    assert tracker_read.task_status(plan[20], date(2035, 1, 1)).status == "ongoing"  # 长期推进: never late
 
 
 def test_a_supporting_units_report_does_not_set_the_tasks_progress(plan, people):
     t17 = plan[17]
     r = report(t17, people["police_admin"], 100, "公安局公章刻制已并入开办企业一窗")
     assert r.by_lead is False
-    assert tracker.task_status(t17, date(2018, 6, 1)).status == "not_started"
+    assert tracker_read.task_status(t17, date(2018, 6, 1)).status == "not_started"
     report(t17, people["market_clerk"], 40, "名称自主申报已上线", on=date(2018, 5, 1))
-    s = tracker.task_status(t17, date(2018, 6, 1))
+    s = tracker_read.task_status(t17, date(2018, 6, 1))
     assert (s.status, s.progress, s.latest.department.name) == ("in_progress", 40, "湛江市市场监督管理局")
 
 
@@ -155,13 +157,13 @@ def test_without_a_lead_department_any_responsible_unit_leads(plan, people):
     t30 = plan[30]  # no lead unit named: the county government's report counts
     r = report(t30, people["chikan_gov"], 30, "开展智慧监管试点")
     assert r.by_lead is True
-    assert tracker.task_status(t30).status == "ongoing"
-    assert tracker.task_status(t30).progress == 30
+    assert tracker_read.task_status(t30).status == "ongoing"
+    assert tracker_read.task_status(t30).progress == 30
     # task 11's lead (市委编办) is not on the platform: a supporting unit's report does not count, a supervisor's does
     assert report(plan[11], people["market_clerk"], 50, "内设机构调整中").by_lead is False
-    assert tracker.task_status(plan[11]).progress is None
+    assert tracker_read.task_status(plan[11]).progress is None
     assert report(plan[11], people["supervisor"], 60, "据市委编办报告").by_lead is True
-    assert tracker.task_status(plan[11]).progress == 60
+    assert tracker_read.task_status(plan[11]).progress == 60
 
 
 # ----------------------------------------------------------------------------- reports: validation and permissions
@@ -219,16 +221,16 @@ def test_kpi_linked_task_shows_the_computed_value(plan, people, make_item, units
     for level in (4, 3, 4, 1):
         make_item(online_level=level)
     t2 = plan[2]  # 网上可办率 100% by end-2020
-    s = tracker.task_status(t2)
+    s = tracker_read.task_status(t2)
     assert (s.kpi.code, s.kpi.name, s.kpi.target, s.kpi.value) == ("online_rate", "网上可办率", 100.0, 75.0)
     assert (s.kpi.met, s.kpi.value_text, s.kpi.gap_text) == (False, "75%", "25%")
     assert (s.status, s.reasons) == ("late", ["已过完成时限(2020-12-31),网上可办率未达目标"])
 
     # a lead unit says done, but the platform's figure is short of the target: the figure decides
     report(t2, people["zs_clerk"], 100, "已全部上网", done=True)
-    assert tracker.task_status(t2).status == "late"
+    assert tracker_read.task_status(t2).status == "late"
     # the figure reaching the target makes the task done, with or without a report: 最多跑一次率 4/4 (max_visits 0)
-    s4 = tracker.task_status(plan[4])
+    s4 = tracker_read.task_status(plan[4])
     assert (s4.kpi.value, s4.status, s4.reasons) == (100.0, "done", ["平台数据:最多跑一次率已达目标"])
 
     c = Client()
@@ -238,7 +240,7 @@ def test_kpi_linked_task_shows_the_computed_value(plan, people, make_item, units
 
 
 def test_kpi_not_computable_says_so(plan, people):
-    s = tracker.task_status(plan[3])  # 就近办率 with no items at all
+    s = tracker_read.task_status(plan[3])  # 就近办率 with no items at all
     assert s.kpi.value is None and s.kpi.value_text == "指标尚未计算"
     c = Client()
     c.force_login(people["supervisor"].user)
@@ -363,9 +365,9 @@ def test_one_page_report_web_and_pdf(plan, people, make_item):
 def test_report_pdf_is_one_page_even_with_every_task_late(plan):
     if shutil.which("pdfinfo") is None:
         pytest.skip("pdfinfo 未安装")
-    s = tracker.summary()
+    s = tracker_read.summary()
     assert len(s.late) == PLAN_TASK_COUNT - 3  # no report, no figure: all but the three long-term tasks
-    info = subprocess.run(["pdfinfo", "-"], input=tracker.report_pdf(s), capture_output=True, check=True).stdout.decode()
+    info = subprocess.run(["pdfinfo", "-"], input=tracker_report.report_pdf(s), capture_output=True, check=True).stdout.decode()
     assert [line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")] == ["1"]
 
 
@@ -430,7 +432,7 @@ def test_api(plan, people, make_item):
 
 
 def test_demo_loader_is_idempotent(units):
-    from bianmin.supervision import demo_tracker
+    from bianmin.supervision.tracker import demo as demo_tracker
 
     first = demo_tracker.load()
     assert first["改革任务"] == PLAN_TASK_COUNT
@@ -444,7 +446,7 @@ def test_demo_loader_is_idempotent(units):
 
 
 def test_a_failing_kpi_is_shown_as_not_computed(plan, people, make_item, monkeypatch):
-    from bianmin.supervision import kpis
+    from bianmin.supervision.kpis import selectors as kpis
 
     make_item(online_level=4)
 
@@ -468,7 +470,7 @@ def test_platform_figures_beside_tasks_without_a_kpi(plan, people, make_item):
                                   reason=CancelledProof.Reason.NO_LEGAL_BASIS, cancelled_on=date(2018, 12, 2))
     Proof.objects.create(name="出生医学证明", legal_basis="《中华人民共和国母婴保健法》第二十三条",
                          requesting_unit="市公安局", issuing_unit="医疗机构")
-    by_number = {s.task.number: s for s in tracker.task_statuses(PlanTask.objects.filter(number__in=[5, 8, 9, 10]))}
+    by_number = {s.task.number: s for s in tracker_read.task_statuses(PlanTask.objects.filter(number__in=[5, 8, 9, 10]))}
     # implementing units here: 市监, 公安, 赤坎区民政局, 政数局, 司法局 (the 赤坎区人民政府 is a government): 1 of 5 published
     assert by_number[5].evidence == "平台数据:1/5 个政务服务实施单位已发布事项目录"
     assert by_number[8].evidence == "平台数据:已登记取消证明事项 3 项,涉及六类取消理由中的 2 类"

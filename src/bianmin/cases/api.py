@@ -23,8 +23,8 @@ from bianmin.catalog import selectors as catalog_selectors
 from bianmin.catalog.models import ServiceItem
 from bianmin.core import throttle
 from bianmin.core.pagination import paginate
-from bianmin.core.errors import DomainError, NotFound, PermissionDenied, ValidationError
-from bianmin.core.identities import mask_resident_id
+from bianmin.core.errors import NotFound, PermissionDenied, ValidationError
+from bianmin.core.identities import mask_id_number, mask_phone, scrub
 from bianmin.org.models import Hall
 
 try:  # django-ninja >= 1.5; older versions take a (status, body) tuple
@@ -413,7 +413,7 @@ def case_out(case, *, staff: bool = False) -> dict:
         "number": case.number, "status": case.status, "status_label": CaseStatus(case.status).label,
         "item_code": case.item.code, "item_name": case.item.name, "department": case.department.name,
         "submitted_at": case.submitted_at, "accepted_on": case.accepted_on, "decided_on": case.decided_on,
-        "approved": case.approved, "visit_count": case.visit_count, "visits_exceeded": case.visit_count > case.item.max_visits,
+        "approved": case.approved, "visit_count": case.visit_count, "visits_exceeded": case.visits_exceeded,
         "clock": clock_out(case), "url": prefix + case.number,
     }
     if staff:
@@ -436,7 +436,7 @@ def case_detail(case, *, staff: bool = False) -> dict:
     out.update({
         "channel": case.channel, "channel_label": case.get_channel_display(), "hall": case.hall.name if case.hall_id else None,
         "form_data": case.form_data if isinstance(case.form_data, dict) else {}, "commitment": case.commitment,
-        "decision_text": case.decision_text, "rejection_reason": case.rejection_reason,
+        "decision_text": case.decision_text, "rejection_reason": scrub(case.rejection_reason),
         "materials": [
             {"id": m.pk, "material_id": m.material_id, "name": m.name, "state": m.state, "state_label": m.get_state_display(),
              "note": m.note, "files": [{"id": f.pk, "name": f.original_name, "content_type": f.content_type, "size": f.size}
@@ -463,8 +463,8 @@ def case_detail(case, *, staff: bool = False) -> dict:
     if staff:
         a = case.applicant
         out.update({
-            "applicant": {"name": a.name, "kind": a.kind, "id_number": mask_resident_id(a.id_number),
-                          "phone": (a.phone[:3] + "****" + a.phone[-4:]) if len(a.phone) >= 11 else a.phone},
+            "applicant": {"name": a.name, "kind": a.kind, "id_number": mask_id_number(a.id_number),
+                          "phone": mask_phone(a.phone)},
             "events": [event_out(e) for e in case.events.all()],
             "visits": [{"at": v.at, "hall": v.hall.name, "purpose": v.purpose} for v in case.visits.all()],
         })
@@ -473,7 +473,7 @@ def case_detail(case, *, staff: bool = False) -> dict:
 
 def event_out(e) -> dict:
     return {"at": e.at, "kind": e.kind, "from_status": e.from_status, "to_status": e.to_status, "actor": e.actor_label,
-            "message": e.message}
+            "message": scrub(e.message)}  # as in the inbox and the SMS (issue 11)
 
 
 def _page_out(result, rows) -> dict:

@@ -4,6 +4,15 @@ Time limits are working days (core.workdays) counted from the day after acceptan
 first working day after `accepted_on`. Periods of 补正 and 特别程序 do not count: a stop from day S
 to resumption on day R takes the working days in (S, R] off the clock, so the next counted day is
 the first working day after R. An approved extension adds working days.
+
+States of a running case (T4), the one definition every page, list, alert, notice, KPI, API and
+export uses — `running_state()` for one deadline, `overdue_q()` / `warning_q()` / `attention_q()` for
+querysets (derived from the same two constants, so SQL and Python cannot drift):
+- 超期 (overdue) from the day AFTER the promised deadline, whether or not that day is a working day:
+  the time limit has run out at the end of the deadline day;
+- 预警 (warning) while not overdue and WARNING_DAYS working days or fewer are left
+  (`workdays_between(on, deadline) <= WARNING_DAYS`, the deadline day itself included);
+- 正常 otherwise.
 """
 
 from __future__ import annotations
@@ -11,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from django.utils import timezone
+from django.db.models import F, Q
 
 from bianmin.core import workdays
 
@@ -50,7 +59,69 @@ class Clock:
 
 
 def today() -> date:
-    return timezone.localdate()
+    """Today in Asia/Shanghai (`core.workdays.today`, the one definition)."""
+    return workdays.today()
+
+
+def running_state(promised: date, on: date) -> str:
+    """T4: the state of a running clock (in review, not paused) whose promised deadline is `promised`."""
+    if on > promised:
+        return State.OVERDUE
+    return State.WARNING if workdays.workdays_between(on, promised) <= WARNING_DAYS else State.ON_TIME
+
+
+def warning_limit(on: date) -> date:
+    """T4: the first deadline NOT in the warning window on `on`: a deadline d is 预警 or 超期 exactly
+    when d < warning_limit(on) (d has WARNING_DAYS working days or fewer left, or has passed)."""
+    return workdays.add_workdays(on, WARNING_DAYS + 1)
+
+
+def running_q(prefix: str = "") -> Q:
+    """Cases whose clock runs (in review, not paused): the only ones that can be 预警 or 超期.
+    Matches the partial index case_running_deadline. `prefix`: a relation path such as "case__"."""
+    return Q(**{f"{prefix}status": CaseStatus.IN_REVIEW, f"{prefix}stopped_on__isnull": True})
+
+
+def overdue_q(on: date, prefix: str = "") -> Q:
+    """T4 超期 in SQL: running and the deadline day is over (`running_state` == OVERDUE)."""
+    return running_q(prefix) & Q(**{f"{prefix}promised_deadline__lt": on})
+
+
+def warning_q(on: date, prefix: str = "") -> Q:
+    """T4 预警 in SQL: running, the deadline not passed, WARNING_DAYS working days or fewer left."""
+    return running_q(prefix) & Q(**{f"{prefix}promised_deadline__gte": on,
+                                    f"{prefix}promised_deadline__lt": warning_limit(on)})
+
+
+def attention_q(on: date, prefix: str = "") -> Q:
+    """预警 or 超期 in SQL (one index range: the alert job's candidates)."""
+    return running_q(prefix) & Q(**{f"{prefix}promised_deadline__lt": warning_limit(on)})
+
+
+def finished_late(decided_on: date, promised: date) -> bool:
+    """超期办结: decided after the promised deadline day (T7)."""
+    return decided_on > promised
+
+
+def finished_late_q(prefix: str = "") -> Q:
+    """Decided cases finished late, in SQL (`finished_late`)."""
+    return Q(**{f"{prefix}decided_on__gt": F(f"{prefix}promised_deadline")})
+
+
+def finished_on_time_q(prefix: str = "") -> Q:
+    """Decided cases finished within the promised time, in SQL (not `finished_late`)."""
+    return Q(**{f"{prefix}decided_on__lte": F(f"{prefix}promised_deadline")})
+
+
+def running(promised: date, on: date) -> Clock:
+    """The clock of a running case with this promised deadline on `on` (lists that hold only the
+    deadline: alert cards, notices). Same state as `clock()` gives the case itself."""
+    return Clock(running_state(promised, on), promised, None, workdays.workdays_between(on, promised))
+
+
+def days_overdue(promised: date, on: date) -> int:
+    """Working days past the deadline on `on` (0 before it, and on the days off right after it)."""
+    return max(0, workdays.workdays_between(promised, on))
 
 
 def deadlines(case: Case) -> tuple[date | None, date | None, bool]:
@@ -77,12 +148,11 @@ def clock(case: Case, on: date | None = None) -> Clock:
     if promised is None:
         promised, statutory, provisional = deadlines(case)
     if case.decided_on is not None:
-        late = case.decided_on > promised
+        late = finished_late(case.decided_on, promised)
         return Clock(State.FINISHED_LATE if late else State.FINISHED, promised, statutory, None, provisional)
     if case.status == CaseStatus.WITHDRAWN:
         return Clock(State.FINISHED, promised, statutory, None, provisional)
     if case.stopped_on is not None:
         return Clock(State.PAUSED, promised, statutory, workdays.workdays_between(case.stopped_on, promised), provisional)
     left = workdays.workdays_between(on, promised)
-    state = State.OVERDUE if left < 0 else State.WARNING if left <= WARNING_DAYS else State.ON_TIME
-    return Clock(state, promised, statutory, left, provisional)
+    return Clock(running_state(promised, on), promised, statutory, left, provisional)

@@ -14,7 +14,6 @@ from itertools import groupby
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -23,9 +22,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from bianmin.catalog import search
 from bianmin.catalog import selectors as catalog_selectors
-from bianmin.core import workdays
 from bianmin.core.errors import DomainError, NotFound, ValidationError
-from bianmin.core.identities import mask_resident_id
+from bianmin.core.identities import mask_id_number
 from bianmin.org.access import staff_console  # noqa: F401  (re-exported for the supervision views)
 from bianmin.org.models import Department, Role
 
@@ -33,7 +31,7 @@ from . import clock, files, selectors, services
 from .console_forms import (
     DELIVERY_CHOICES, MATERIAL_CHOICES, STOP_CHOICES, ApplicantForm, CaseFilterForm, int_list, int_or_none, material_choice,
 )
-from .models import Applicant, Case, CaseMaterial, CaseStatus, ReviewTask
+from .models import Case, CaseMaterial, CaseStatus, ReviewTask
 
 NS = "console:cases_console"
 PAGE_SIZE = 20
@@ -53,12 +51,6 @@ CLOCK_CLASS = {
 
 def _page(qs, number):
     return Paginator(qs, PAGE_SIZE).get_page(number)
-
-
-def _masked(applicant: Applicant) -> str:
-    if applicant.kind == Applicant.Kind.PERSON:
-        return mask_resident_id(applicant.id_number)
-    return applicant.id_number
 
 
 def _clock_row(case: Case) -> dict:
@@ -82,7 +74,7 @@ def queue(request):
     qs = selectors.acceptance_queue(request.staff).prefetch_related(
         Prefetch("materials", queryset=CaseMaterial.objects.only("id", "case_id", "state", "order")))
     page = _page(qs, request.GET.get("page"))
-    rows = [{"case": c, "id_masked": _masked(c.applicant), "materials": _materials_summary(c),
+    rows = [{"case": c, "id_masked": mask_id_number(c.applicant.id_number), "materials": _materials_summary(c),
              "missing": any(cm.state == CaseMaterial.State.MISSING for cm in c.materials.all())} for c in page.object_list]
     return render(request, "cases/console/queue.html", {"page": page, "rows": rows, "nav": "queue"})
 
@@ -220,7 +212,7 @@ def _render_case(request, case: Case, *, status=200, error=None, values=None):
     offers = _offers(staff, case)
     any_action = any(v for k, v in offers.items() if k != "pending_choices")
     return render(request, "cases/console/detail.html", {
-        "case": case, **_clock_row(case), "id_masked": _masked(case.applicant), "stages": _stages(case),
+        "case": case, **_clock_row(case), "id_masked": mask_id_number(case.applicant.id_number), "stages": _stages(case),
         "materials": list(case.materials.all()), "stops": list(case.stops.all()), "visits": list(case.visits.all()),
         "events": list(case.events.all()), "delivery": delivery, "handover": handover, "offers": offers,
         "any_action": any_action, "error": error, "values": values or {}, "stop_choices": STOP_CHOICES,
@@ -431,10 +423,9 @@ def all_cases(request):
         qs = qs.filter(department_id=f["department"])
     today = clock.today()
     if f.get("clock") == "overdue":  # the clock runs only in review; a stopped clock is never overdue
-        qs = qs.filter(status=CaseStatus.IN_REVIEW, stopped_on__isnull=True, promised_deadline__lt=today)
+        qs = qs.filter(clock.overdue_q(today))
     elif f.get("clock") == "warning":
-        qs = qs.filter(status=CaseStatus.IN_REVIEW, stopped_on__isnull=True, promised_deadline__gte=today,
-                       promised_deadline__lte=workdays.add_workdays(today, clock.WARNING_DAYS))
+        qs = qs.filter(clock.warning_q(today))
     page = _page(qs, request.GET.get("page"))
     rows = [{"case": c, **_clock_row(c)} for c in page.object_list]
     query = urlencode({k: v for k, v in request.GET.items() if k != "page" and v})

@@ -40,6 +40,7 @@ from django.http import FileResponse
 from django.utils import timezone
 
 from bianmin.core import zipcheck
+from bianmin.core import workdays
 from bianmin.core.errors import NotFound, PermissionDenied, ValidationError
 from bianmin.core.storage import files_storage, walk
 from bianmin.org.models import Role
@@ -295,7 +296,7 @@ def _spool(f):
 
 
 def _new_name(ext: str) -> str:
-    today = timezone.localdate()
+    today = workdays.today()
     return f"{UPLOAD_DIR}/{today:%Y}/{today:%m}/{uuid.uuid4().hex}.{ext}"
 
 

@@ -20,6 +20,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import HRFlowable, Paragraph, SimpleDocTemplate, Spacer
 
+from bianmin.core import workdays
 from bianmin.catalog.models import ItemKind
 from bianmin.core.errors import Conflict
 
@@ -60,7 +61,7 @@ def document_number(case) -> str:
     unique, because case numbers are unique per region and day."""
     kind_char = "许" if case.item.kind == ItemKind.LICENSING else "办"
     _region, day, seq = (case.number or "--").split("-", 2)
-    year = (case.decided_on or timezone.localdate()).year
+    year = (case.decided_on or workdays.today()).year
     return f"{department_abbreviation(case.department)}{kind_char}〔{year}〕{day[4:]}{seq}号"
 
 
@@ -94,7 +95,7 @@ def letter_paragraphs(case) -> dict:
     you = "你单位" if applicant.kind == "legal_person" else "你"
     submitted = _local_date(case.submitted_at)
     accepted = case.accepted_on
-    decided = case.decided_on or timezone.localdate()
+    decided = case.decided_on or workdays.today()
     reasons = re.sub(r"\s+", " ", case.decision_text or "").strip().rstrip("。") or "—"
     basis = re.sub(r"\s+", " ", item.legal_basis or "").strip().rstrip("。") or "有关法律法规"
     intro = (f"{you}于{_cn_date(submitted)}提出的{item.name}申请（办件编号：{case.number}），"

@@ -123,7 +123,9 @@ class Case(models.Model):
     @property
     def visits_exceeded(self) -> bool:
         """最多跑一次: red flag when the applicant had to come more often than the item promises."""
-        return self.visit_count > self.item.max_visits
+        from bianmin.catalog.selectors import visits_exceeded
+
+        return visits_exceeded(self.visit_count, self.item.max_visits)
 
 
 class CaseMaterial(models.Model):

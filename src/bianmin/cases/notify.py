@@ -25,25 +25,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.module_loading import import_string
 
+from bianmin.core.identities import scrub  # the one masking of free text (also imported from here)
+
 log = logging.getLogger("bianmin.notify")
 
 NOTIFY_KINDS = {"accepted", "rejected", "supplement_requested", "decided", "delivered"}
 SMS_REASON_CHARS = 60  # free text quoted in an SMS is cut here; the inbox message has all of it
-
-# 18-character resident IDs and USCCs, 15-digit old IDs: masked wherever they appear in free text.
-_ID_LIKE = re.compile(r"(?<![0-9A-Za-z])([0-9A-Za-z]{6})[0-9A-Za-z]{5,8}([0-9A-Za-z]{4})(?![0-9A-Za-z])")
-
-
-def scrub(text: str) -> str:
-    """Mask anything that looks like an ID number (15–18 letters and digits with at least 10 digits)."""
-    def _mask(m: re.Match) -> str:
-        s = m.group(0)
-        if sum(ch.isdigit() for ch in s) < 10:
-            return s
-        return s[:6] + "*" * (len(s) - 10) + s[-4:]
-
-    return _ID_LIKE.sub(_mask, text or "")
-
 
 # ----------------------------------------------------------------------------- backends
 

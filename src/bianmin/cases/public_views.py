@@ -14,7 +14,6 @@ from functools import wraps
 from django.contrib import messages as flash
 from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.http import HttpResponseRedirect
@@ -30,7 +29,7 @@ from bianmin.org.models import Level
 
 from . import clock, files, reuse, selectors, services
 from .forms import ContactForm, LoginForm, RegisterForm, WithdrawForm
-from .models import Applicant, Case, CaseMaterial, CaseStatus, Delivery, Message
+from .models import Applicant, CaseMaterial, CaseStatus, Delivery, Message
 
 PAGE_SIZE = 20
 MAX_PK = 2**63 - 1

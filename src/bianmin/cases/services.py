@@ -715,7 +715,7 @@ def submit_application(*, applicant: Applicant, item: ServiceItem, actor, channe
                        materials: dict | None = None, form_data: dict | None = None, contact: Contact | None = None,
                        idempotency_key: str | None = None, draft: Case | None = None, hall: Hall | None = None,
                        window: Window | None = None) -> Case:
-    """提交申请, for every channel: online (items with online_level >= 3: the web form, the API, kiosks and
+    """提交申请, for every channel: online (网上办 items, `item.is_online`: the web form, the API, kiosks and
     phones) or registered by a clerk at a window (`hall`: the visit is recorded too).
 
     `materials`: {material id: MaterialInput or the same as a dict}; uploads in it are stored here, reuse
@@ -1313,7 +1313,7 @@ def _add_visit(case: Case, actor, hall: Hall, purpose: str, staff: Staff | None)
     visit = Visit.objects.create(case=case, hall=hall, purpose=purpose[:200], at=_now(), recorded_by=staff)
     case.visit_count += 1
     case.save(update_fields=["visit_count"])
-    flag = case.visit_count > case.item.max_visits
+    flag = case.visits_exceeded
     _event(case, "visit", actor, case.status, f"到{hall.name}:{purpose[:100]}" + ("(超过承诺跑动次数)" if flag else ""),
            visit=visit.pk, exceeded=flag)
     return visit

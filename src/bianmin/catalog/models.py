@@ -162,17 +162,25 @@ class ServiceItem(models.Model):
     def nearby_level_list(self) -> list[str]:
         return [x for x in self.nearby_levels.split(",") if x]
 
+    # The 四办 conditions are defined once, in catalog.selectors (T1–T4); these properties let
+    # templates ask an item without restating them.
     @property
     def is_online(self) -> bool:
-        return self.online_level >= OnlineLevel.APPLY
+        from .selectors import online
+
+        return online(self.online_level)
 
     @property
     def is_one_visit(self) -> bool:
-        return self.max_visits <= 1
+        from .selectors import one_visit
+
+        return one_visit(self.max_visits)
 
     @property
     def is_nearby(self) -> bool:
-        return bool({"town", "village"} & set(self.nearby_level_list))
+        from .selectors import nearby
+
+        return nearby(self.nearby_levels)
 
 
 class Material(models.Model):

@@ -5,14 +5,77 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 
 from bianmin.core.errors import ValidationError
 from bianmin.core.pagination import MAX_PAGE_SIZE, paginate  # noqa: F401  (re-exported for the catalog's callers)
 from bianmin.org.models import Department, Level
 
 from . import search
-from .models import Audience, ItemKind, Material, Proof, ServiceItem, Theme
+from .models import Audience, ItemKind, Material, OnlineLevel, Proof, ServiceItem, Theme
+
+# ------------------------------------------------------------------------------------ 四办 (T1–T4)
+# The one definition of each of the four conditions: a predicate over an item's own values (used by
+# ServiceItem's properties, the templates' filters, the KPIs over item versions, exports) and a Q for
+# querysets (filters, KPI drill-downs), both from the same constants.
+
+ONLINE_FROM = OnlineLevel.APPLY                 # T2 网上办: 网上申办 (3) and 全程网办 (4)
+NEARBY_LEVELS = (Level.TOWN, Level.VILLAGE)     # T3 就近办: applicable at a town (street) or village hall
+ONE_VISIT_MAX = 1                               # T4 一次办: at most one visit to a hall
+
+
+def immediate(is_immediate) -> bool:
+    """T1 马上办: the item is flagged 即办 (accepted and finished on the spot)."""
+    return bool(is_immediate)
+
+
+def online(online_level) -> bool:
+    """T2 网上办: the item can be applied for online (online level ONLINE_FROM or more)."""
+    return int(online_level or 0) >= ONLINE_FROM
+
+
+def nearby(nearby_levels) -> bool:
+    """T3 就近办: the item can be applied for at a town or village hall. `nearby_levels` is the
+    stored comma-separated text or a collection of level codes."""
+    levels = nearby_levels.split(",") if isinstance(nearby_levels, str) else (nearby_levels or ())
+    return any(lv in NEARBY_LEVELS for lv in levels)
+
+
+def one_visit(max_visits) -> bool:
+    """T4 一次办: the item promises at most ONE_VISIT_MAX visit (0: 零跑动)."""
+    return int(max_visits) <= ONE_VISIT_MAX
+
+
+def visits_exceeded(visit_count: int, max_visits: int) -> bool:
+    """T4 red flag: a case whose applicant came more often than its item promises."""
+    return visit_count > max_visits
+
+
+def immediate_q(prefix: str = "") -> Q:
+    return Q(**{f"{prefix}is_immediate": True})
+
+
+def online_q(prefix: str = "") -> Q:
+    return Q(**{f"{prefix}online_level__gte": ONLINE_FROM})
+
+
+def nearby_q(prefix: str = "") -> Q:
+    q = Q()
+    for lv in NEARBY_LEVELS:
+        q |= Q(**{f"{prefix}nearby_levels__contains": lv})
+    return q
+
+
+def one_visit_q(prefix: str = "") -> Q:
+    return Q(**{f"{prefix}max_visits__lte": ONE_VISIT_MAX})
+
+
+def visits_exceeded_q(prefix: str = "") -> Q:
+    """Cases (prefix "" on Case) whose visits went beyond their item's promise."""
+    return Q(**{f"{prefix}visit_count__gt": F(f"{prefix}item__max_visits")})
+
+
+FOUR_WAYS_Q = {"immediate": immediate_q, "online": online_q, "nearby": nearby_q, "one_visit": one_visit_q}
 
 
 
@@ -28,9 +91,9 @@ class ItemFilters:
     kind: str = ""
     theme: str = ""
     immediate: bool | None = None   # 马上办
-    online: bool | None = None      # 网上办 (online_level >= 3)
-    nearby: bool | None = None      # 就近办 (town or village hall)
-    one_visit: bool | None = None   # 一次办 (max_visits <= 1)
+    online: bool | None = None      # 网上办 (see online())
+    nearby: bool | None = None      # 就近办 (see nearby())
+    one_visit: bool | None = None   # 一次办 (see one_visit())
     errors: list = field(default_factory=list)
 
     @classmethod
@@ -73,17 +136,12 @@ def published_items() -> QuerySet[ServiceItem]:
 
 
 def four_ways_q(immediate=None, online=None, nearby=None, one_visit=None) -> Q:
-    """The 四办 flags as query conditions; the one definition the KPIs and the filters share."""
+    """The 四办 flags as query conditions (True: meets it, False: does not, None: either)."""
     q = Q()
-    if immediate is not None:
-        q &= Q(is_immediate=immediate)
-    if online is not None:
-        q &= Q(online_level__gte=3) if online else Q(online_level__lt=3)
-    if nearby is not None:
-        near = Q(nearby_levels__contains="town") | Q(nearby_levels__contains="village")
-        q &= near if nearby else ~near
-    if one_visit is not None:
-        q &= Q(max_visits__lte=1) if one_visit else Q(max_visits__gt=1)
+    for name, wanted in (("immediate", immediate), ("online", online), ("nearby", nearby), ("one_visit", one_visit)):
+        if wanted is not None:
+            cond = FOUR_WAYS_Q[name]()
+            q &= cond if wanted else ~cond
     return q
 
 

@@ -99,7 +99,7 @@ def validate_resident_id(s, field: str | None = None) -> str:
         _fail(f"居民身份证号码中的出生日期“{value[6:14]}”不存在,请核对。", "resident_id_birth_date", field)
     if born.year < 1900:
         _fail("居民身份证号码中的出生日期早于1900年,请核对。", "resident_id_birth_date", field)
-    if born > date.today():
+    if born > _today():
         _fail("居民身份证号码中的出生日期晚于今天,请核对。", "resident_id_birth_date", field)
     if value[-1] != ric.calc_check_digit(value):
         _fail("居民身份证号码校验位不符,请逐位核对号码。", "resident_id_check_digit", field)
@@ -151,11 +151,75 @@ def identity_kind(s) -> str:
     return validate_identity(s)[0]
 
 
-def mask_resident_id(s) -> str:
-    """For display: keep the first 6 (area) and last 4 digits, hide the birth date: 440802********1238.
+# ----------------------------------------------------------------------------- masking
+# The one place that says how personal numbers are hidden for display (issue 10: the same result on the
+# console, the pages, the API and the notices for the same viewer). Nothing here validates.
 
-    Does not validate; anything of 10 characters or fewer is hidden entirely."""
+def mask_id_number(s) -> str:
+    """A resident ID number or a USCC for display: keep the first 6 (area) and last 4 characters,
+    hide the middle (the birth date; the organisation body): 440802********1238.
+    Anything of 10 characters or fewer is hidden entirely."""
     value = normalise(s)
     if len(value) <= 10:
         return "*" * len(value)
     return value[:6] + "*" * (len(value) - 10) + value[-4:]
+
+
+mask_resident_id = mask_id_number  # the earlier name; both kinds are masked alike
+
+
+def mask_phone(s) -> str:
+    """13800138000 -> 138****8000; a number of fewer than 8 characters is hidden entirely."""
+    value = str(s or "").strip()
+    if len(value) < 8:
+        return "*" * len(value)
+    return value[:3] + "****" + value[-4:]
+
+
+def mask_case_number(number) -> str:
+    """440800-20260928-000123 -> 440800-2026****0123: enough to recognise one's own case in a public
+    list, not to look one up."""
+    number = str(number or "")
+    return number[:11] + "****" + number[-4:] if len(number) > 15 else "****"
+
+
+def mask_licence_number(number) -> str:
+    """A licence number may be or contain an ID number: keep the first 3 and last 4 characters."""
+    number = str(number or "")
+    if len(number) <= 8:
+        return number[:1] + "*" * (len(number) - 1)
+    return number[:3] + "*" * (len(number) - 7) + number[-4:]
+
+
+def mask_person_name(name, *, organisation: bool = False) -> str:
+    """张三 -> 张*, 张小三 -> 张*三, 欧阳小明 -> 欧**明. An organisation's name is public and shown whole."""
+    name = str(name or "")
+    if organisation:
+        return name
+    if len(name) <= 1:
+        return "*" if name else ""
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+# 18-character resident IDs and USCCs, 15-digit old IDs: masked wherever they appear in free text.
+_ID_LIKE = re.compile(r"(?<![0-9A-Za-z])([0-9A-Za-z]{6})[0-9A-Za-z]{5,8}([0-9A-Za-z]{4})(?![0-9A-Za-z])")
+
+
+def scrub(text) -> str:
+    """Free text (a reason, a comment, an answer) with anything that looks like an ID number (15–18
+    letters and digits with at least 10 digits) masked as `mask_id_number` does."""
+    def _mask(m: re.Match) -> str:
+        found = m.group(0)
+        if sum(ch.isdigit() for ch in found) < 10:
+            return found
+        return mask_id_number(found)
+
+    return _ID_LIKE.sub(_mask, str(text or ""))
+
+
+def _today() -> date:
+    from .workdays import today  # core.workdays imports the models; identities is imported before them
+
+    return today()

@@ -27,6 +27,7 @@ import time
 import uuid
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 import chinese_calendar
 from django.core.cache import cache
@@ -35,6 +36,15 @@ from django.db.models.signals import post_delete, post_migrate, post_save
 from django.utils import timezone
 
 from .models import CalendarOverride
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def today() -> date:
+    """Today's date in Asia/Shanghai, whatever the server's or the request's time zone: the day that
+    deadlines, working days, validity and "as of" figures are judged on. The one definition
+    (`cases.clock.today` and the apps' `today()` call it); tests move the day by patching it."""
+    return timezone.now().astimezone(SHANGHAI).date()
 
 CHECK_SECONDS = 1.0  # how often a process compares its copy with the shared token
 _TOKEN_KEY = "bianmin:workdays:overrides-token"
@@ -141,7 +151,7 @@ post_migrate.connect(_on_flush, dispatch_uid="workdays_flush")
 
 def _as_date(d: date) -> date:
     if isinstance(d, datetime):
-        return timezone.localtime(d).date() if timezone.is_aware(d) else d.date()
+        return d.astimezone(SHANGHAI).date() if timezone.is_aware(d) else d.date()
     return d
 
 

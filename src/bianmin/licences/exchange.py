@@ -18,7 +18,7 @@ from django.db import transaction
 
 from bianmin.core import audit
 from bianmin.core.errors import DomainError, ValidationError
-from bianmin.core.identities import mask_resident_id
+from bianmin.core.identities import mask_id_number
 from bianmin.org.models import Department
 
 from .models import ExchangeCall, ExchangeClient, Licence, LicenceUse
@@ -116,7 +116,7 @@ def masked_query(params: dict) -> str:
     for key, value in params.items():
         value = str(value)
         if key == "holder_id_number":
-            value = mask_resident_id(value)
+            value = mask_id_number(value)
         parts.append(f"{key}={value[:100]}")
     return "&".join(parts)[:300]
 

@@ -15,11 +15,11 @@ from datetime import date, datetime
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import JsonResponse
-from django.utils import timezone
 from ninja import Router, Schema
 
+from bianmin.core import workdays
 from bianmin.core.errors import DomainError, NotFound, ValidationError
-from bianmin.core.identities import validate_identity
+from bianmin.core.identities import mask_person_name, validate_identity
 
 from . import exchange, selectors
 from .models import ExchangeClient, Licence, LicenceStatus
@@ -90,7 +90,7 @@ def licence_out(licence: Licence, today: date) -> dict:
 
 
 def _today() -> date:
-    return timezone.localdate()  # Asia/Shanghai
+    return workdays.today()
 
 
 def _remote(request) -> str:
@@ -163,7 +163,7 @@ def _flag(value: str, field: str) -> bool:
 def by_holder(request, holder_id_number: str = "", holder_name: str = "", type: str = "", include_invalid: str = "",
               purpose: str = ""):
     raw_id, name, type_code = holder_id_number[:40], holder_name.strip()[:100], type.strip()[:40]
-    params = {"holder_id_number": raw_id, "holder_name": name[:1] + "*" * max(0, len(name) - 1), "type": type_code,
+    params = {"holder_id_number": raw_id, "holder_name": mask_person_name(name), "type": type_code,
               "include_invalid": include_invalid[:10]}
 
     def lookup(client):

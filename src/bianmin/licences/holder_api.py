@@ -11,10 +11,10 @@ from datetime import date, datetime
 from typing import Annotated
 
 from django.http import HttpResponse
-from django.utils import timezone
 from ninja import Field, Router, Schema
 from pydantic import ConfigDict
 
+from bianmin.core import workdays
 from bianmin.cases.auth import API_AUTH  # the platform's one API authentication (session or bearer token)
 from bianmin.core.errors import PermissionDenied, ValidationError
 from bianmin.core.pagination import paginate
@@ -108,7 +108,7 @@ def _holder(request):
 
 
 def _today() -> date:
-    return timezone.localdate()
+    return workdays.today()
 
 
 def licence_out(licence, today: date) -> dict:

@@ -15,9 +15,9 @@ from datetime import date
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from bianmin.core import audit
+from bianmin.core import audit, workdays
 from bianmin.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from bianmin.core.identities import RESIDENT_ID, USCC, validate_identity
+from bianmin.core.identities import RESIDENT_ID, USCC, mask_licence_number, mask_person_name, validate_identity
 from bianmin.core.models import Sequence
 from bianmin.org.models import Role
 
@@ -37,7 +37,7 @@ SIGNED_FIELDS = (
 
 def today() -> date:
     """Dates of licences are Asia/Shanghai dates (settings.TIME_ZONE)."""
-    return timezone.localdate()
+    return workdays.today()
 
 
 # ----------------------------------------------------------------------------- canonical form
@@ -345,24 +345,6 @@ def find_by_identifier(identifier) -> Licence:
     return licence
 
 
-def mask_name(name: str, holder_id_type: str = HolderIdType.RESIDENT_ID) -> str:
-    """张三 -> 张*, 张小三 -> 张*三, 欧阳小明 -> 欧**明. An organisation's name is public and shown whole."""
-    if holder_id_type == HolderIdType.USCC:
-        return name
-    if len(name) <= 1:
-        return "*"
-    if len(name) == 2:
-        return name[0] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]
-
-
-def mask_number(number: str) -> str:
-    """A licence number may be or contain an ID number: keep the first 3 and last 4 characters."""
-    if len(number) <= 8:
-        return number[:1] + "*" * (len(number) - 1)
-    return number[:3] + "*" * (len(number) - 7) + number[-4:]
-
-
 def verification(licence: Licence, on: date | None = None) -> dict:
     """Genuine (signed by a seal of its issuer), unaltered (the signature covers the stored metadata),
     current (valid status and within its dates), with a Chinese verdict. Holder masked; no ID number."""
@@ -408,9 +390,9 @@ def verification(licence: Licence, on: date | None = None) -> dict:
         "status_label": LicenceStatus(status).label,
         "licence_type": licence.licence_type.name,
         "name": licence.name,
-        "number_masked": mask_number(licence.number),
+        "number_masked": mask_licence_number(licence.number),
         "version": licence.version,
-        "holder": mask_name(licence.holder_name, licence.holder_id_type),
+        "holder": mask_person_name(licence.holder_name, organisation=licence.holder_id_type == HolderIdType.USCC),
         "issuer": licence.issuer_name,
         "issuer_code": licence.issuer_code,
         "issued_on": licence.issued_on,

@@ -17,10 +17,10 @@ from django.utils import timezone
 
 from bianmin.core import audit
 from bianmin.core.errors import DomainError, NotFound, ValidationError
-from bianmin.core.identities import mask_resident_id
+from bianmin.core.identities import mask_id_number
 
 from . import services
-from .models import HolderIdType, Licence, LicenceStatus, LicenceUse, ShareLink
+from .models import Licence, LicenceStatus, LicenceUse, ShareLink
 
 # What a holder may choose to show, besides the licence's name, issuer and verification result,
 # which every link shows. Surface (照面) fields are offered as "surface:<key>".
@@ -154,9 +154,7 @@ def shown_fields(link: ShareLink) -> list[tuple[str, str]]:
         if f == "holder_name":
             out.append((FIELDS[f], licence.holder_name))
         elif f == "holder_id_number":
-            masked = mask_resident_id(licence.holder_id_number) if licence.holder_id_type == HolderIdType.RESIDENT_ID \
-                else licence.holder_id_number[:8] + "******" + licence.holder_id_number[-4:]
-            out.append((FIELDS[f], masked))
+            out.append((FIELDS[f], mask_id_number(licence.holder_id_number)))
         elif f == "number":
             out.append((FIELDS[f], licence.number))
         elif f == "issued_on":

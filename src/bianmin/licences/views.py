@@ -23,7 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from bianmin.core.errors import DomainError, NotFound, ValidationError
-from bianmin.core.identities import mask_resident_id
+from bianmin.core.identities import mask_id_number
 from bianmin.core.pagination import paginate
 from bianmin.org.access import staff_console
 from bianmin.org.models import Role
@@ -148,7 +148,7 @@ def _can_revoke(staff, licence: Licence) -> bool:
 def _detail_page(request, licence: Licence, error: str | None = None, status: int = 200):
     rows = documents.licence_rows(licence)
     if licence.holder_id_type == "resident_id":  # a person's ID number masked on screen (the PDF has it whole)
-        rows = [(label, mask_resident_id(value) if value == licence.holder_id_number else value) for label, value in rows]
+        rows = [(label, mask_id_number(value) if value == licence.holder_id_number else value) for label, value in rows]
     return render(request, "licences/console/detail.html", {
         "licence": licence, "rows": rows,
         "v": services.verification(licence), "can_revoke": _can_revoke(request.staff, licence),

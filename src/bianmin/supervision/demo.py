@@ -2,7 +2,7 @@
 
 from importlib import import_module
 
-PARTS = ("bianmin.supervision.demo_tracker", "bianmin.supervision.demo_ratings")
+PARTS = ("bianmin.supervision.tracker.demo", "bianmin.supervision.ratings.demo")
 
 
 def load() -> dict[str, int]:

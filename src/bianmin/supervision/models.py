@@ -83,7 +83,9 @@ class Rating(models.Model):
 
     @property
     def is_bad(self) -> bool:
-        return self.score <= 2
+        from .ratings.selectors import is_bad_score  # the 差评 rule lives with the ratings domain
+
+        return is_bad_score(self.score)
 
 
 class RatingDevice(models.Model):
@@ -160,7 +162,7 @@ class PlanTaskReport(models.Model):
 class CaseStat(models.Model):
     """Decided cases (办结件) counted per month × department × hall level × channel, so that the
     dashboard sums a few thousand rows instead of millions of cases. Written only by
-    `stats.refresh_stats`; a month's rows hold the days up to `StatRefresh.through`, and the days
+    `kpis.services.refresh_stats`; a month's rows hold the days up to `StatRefresh.through`, and the days
     after it are counted live from the cases (see docs/supervision.md)."""
 
     month = models.DateField("月份", help_text="当月 1 日")

@@ -13,8 +13,8 @@ def tick() -> dict[str, int]:
     from bianmin.cases.tasks import send_pending_outbox
     from bianmin.licences.services import expire_licences
 
-    from .alerts import run_alerts
-    from .stats import refresh_stats
+    from .alerts.services import run_alerts
+    from .kpis.services import refresh_stats
 
     done = dict(run_alerts())
     sent = send_pending_outbox()

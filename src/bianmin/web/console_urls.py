@@ -3,6 +3,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from bianmin.supervision.urls import console_urlpatterns as supervision_console
+
 from . import console
 from .console_login import StaffLoginView
 
@@ -14,5 +16,5 @@ urlpatterns = [
     path("catalog/", include("bianmin.catalog.console_urls")),
     path("cases/", include("bianmin.cases.console_urls")),
     path("licences/", include("bianmin.licences.console_urls")),
-    path("supervision/", include("bianmin.supervision.console_urls")),
+    path("supervision/", include(supervision_console)),
 ]

@@ -2,6 +2,8 @@
 
 from django import template
 
+from bianmin.catalog.models import OnlineLevel
+
 register = template.Library()
 
 ONLINE_WORDS = {
@@ -37,14 +39,10 @@ def item_badges(item):
     badges = []
     if item.is_immediate:
         badges.append(("即办", "immediate"))
-    if item.online_level >= 4:
-        badges.append(("全程网办", "online"))
-    elif item.online_level == 3:
-        badges.append(("网上申办", "online"))
+    if item.is_online:
+        badges.append(("全程网办" if item.online_level == OnlineLevel.FULL else "网上申办", "online"))
     if item.is_nearby:
         badges.append(("就近办", "nearby"))
-    if item.max_visits == 0:
-        badges.append(("零跑动", "visits"))
-    elif item.max_visits == 1:
-        badges.append(("最多跑一次", "visits"))
+    if item.is_one_visit:
+        badges.append(("零跑动" if item.max_visits == 0 else "最多跑一次", "visits"))
     return {"badges": badges}

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from bianmin.org.models import Staff
 
-from . import tracker
-from .models import PlanTask, PlanTaskReport
+from . import services as tracker
+from ..models import PlanTask, PlanTaskReport
 
 # (task number, department name, progress, done, text) — illustrative.
 DEMO_REPORTS = [

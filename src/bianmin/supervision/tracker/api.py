@@ -18,7 +18,8 @@ from ninja import Field, Path, Router, Schema
 from bianmin.cases.api import ERRORS, In, Status, _staff
 from bianmin.cases.auth import API_AUTH
 
-from . import tracker
+from . import selectors as tracker_read
+from . import services as tracker
 
 router = Router(tags=["任务分解"], auth=API_AUTH)
 
@@ -107,16 +108,16 @@ def _report(r) -> dict:
 def list_tasks(request, status: str = "", unit: str = ""):
     _staff(request)
     on = tracker.today()
-    dept = tracker.parse_unit(unit[:20])
-    tasks = tracker.tasks_queryset()
+    dept = tracker_read.parse_unit(unit[:20])
+    tasks = tracker_read.tasks_queryset()
     if dept is not None:
         tasks = tasks.filter(departments=dept)
-    statuses = tracker.filter_statuses(tracker.task_statuses(tasks, on), status[:20].strip())
+    statuses = tracker_read.filter_statuses(tracker_read.task_statuses(tasks, on), status[:20].strip())
     return {"on": on, "count": len(statuses), "results": [_task(s) for s in statuses]}
 
 
 def _detail(task, staff) -> dict:
-    out = _task(tracker.task_status(task))
+    out = _task(tracker_read.task_status(task))
     reports = task.reports.select_related("department", "reported_by__staff").order_by("-id")
     out.update({"section": task.section, "text": task.text, "units_text": task.units_text, "milestones": task.milestones,
                 "may_report": tracker.may_report(task, staff), "reports": [_report(r) for r in reports]})
@@ -126,7 +127,7 @@ def _detail(task, staff) -> dict:
 @router.get("/plan/tasks/{number}", response={200: TaskDetailOut, **ERRORS}, summary="改革任务详情与报送记录")
 def task_detail(request, number: TaskNumber):
     staff = _staff(request)
-    return _detail(tracker.get_task(number), staff)
+    return _detail(tracker_read.get_task(number), staff)
 
 
 @router.post("/plan/tasks/{number}/reports", response={201: ReportOut, **ERRORS}, summary="报送任务进展",
@@ -134,5 +135,5 @@ def task_detail(request, number: TaskNumber):
                          "done=true 时 progress 应为 100;长期推进的任务不能标记完成。")
 def submit_report(request, number: TaskNumber, body: ReportIn):
     staff = _staff(request)
-    task = tracker.get_task(number)
+    task = tracker_read.get_task(number)
     return Status(201, _report(tracker.report_progress(task, staff, body.progress, body.text, body.done)))

@@ -7,8 +7,9 @@ from __future__ import annotations
 from bianmin.cases.models import Case, CaseStatus
 from bianmin.org.models import Role, Staff
 
-from . import ratings
-from .models import Rating
+from . import selectors as ratings_read
+from . import services as ratings
+from ..models import Rating
 
 SHARE = 3            # every third finished case (by id)
 LIMIT = 600          # at most this many demo cases are looked at
@@ -47,7 +48,7 @@ def load() -> dict[str, int]:
         pattern = STAFFED_SCORES if staffed else SCORES
         score = pattern[seen[staffed] % len(pattern)]
         seen[staffed] += 1
-        bad = score in ratings.BAD_SCORES
+        bad = ratings_read.is_bad_score(score)
         step = None
         if bad and staffed:
             step, handled = handled % 4, handled + 1

@@ -1,6 +1,6 @@
 """Console: open deadline cards (预警督办) and the staff inbox, where alerts and 差评 notices arrive.
 
-Who sees which cards is `alerts.visible_alerts`; the page only parses filters and renders.
+Who sees which cards is `selectors.visible_alerts`; the page only parses filters and renders.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from bianmin.cases.console_views import CLOCK_CLASS, staff_console
 from bianmin.cases.models import Message
 from bianmin.org.models import Department, Role
 
-from . import alerts
-from .models import Alert
+from . import selectors
+from ..models import Alert
 
 PAGE_SIZE = 20
 
@@ -49,13 +49,13 @@ class AlertFilterForm(forms.Form):
 def alert_list(request):
     staff = request.staff
     form = AlertFilterForm(request.GET or None, staff=staff)
-    qs = alerts.visible_alerts(staff)
+    qs = selectors.visible_alerts(staff)
     error = ""
     if form.is_bound and not form.is_valid():
         error = "筛选条件无效,已显示全部预警。"
     elif form.is_bound:
         data = form.cleaned_data
-        qs = alerts.visible_alerts(staff, data.get("scope") or "")
+        qs = selectors.visible_alerts(staff, data.get("scope") or "")
         if data.get("level"):
             qs = qs.filter(level=data["level"])
         if data.get("department"):
@@ -68,7 +68,7 @@ def alert_list(request):
     rows = []
     for a in page.object_list:
         if a.deadline not in clocks:
-            clocks[a.deadline] = alerts.running_clock(a.deadline, today)
+            clocks[a.deadline] = clock.running(a.deadline, today)
         c = clocks[a.deadline]
         rows.append({"alert": a, "clock": c, "clock_class": CLOCK_CLASS.get(c.state, "")})
     query = request.GET.copy()

@@ -17,11 +17,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from bianmin.cases import selectors as case_selectors
 from bianmin.cases.console_views import staff_console
 from bianmin.cases.public_views import _domain_error, applicant_required
+from bianmin.core import workdays
 from bianmin.core.errors import DomainError, NotFound, ValidationError
 from bianmin.org.models import Department, Role
 
-from . import ratings
-from .models import Rating
+from . import selectors as ratings_read
+from . import services as ratings
+from ..models import Rating
 
 PAGE_SIZE = 20
 MAX_PK = 2**53
@@ -84,8 +86,8 @@ def stats(request):
     key = f"bianmin:rating-stats:{by}"
     data = cache.get(key)
     if data is None:
-        rows = ratings.statistics(by)
-        data = {"rows": rows, "totals": ratings.totals(rows)}
+        rows = ratings_read.statistics(by)
+        data = {"rows": rows, "totals": ratings_read.totals(rows)}
         cache.set(key, data, STATS_CACHE_SECONDS)
     return render(request, "supervision/ratings/stats.html", {**data, "by": by, "labels": [label for _, label in Rating.SCORES],
                                                               "cache_seconds": STATS_CACHE_SECONDS})
@@ -112,7 +114,7 @@ class RatingFilterForm(forms.Form):
 def console_list(request):
     staff = request.staff
     form = RatingFilterForm(request.GET or None, staff=staff)
-    qs = ratings.visible_ratings(staff)
+    qs = ratings_read.visible_ratings(staff)
     error = ""
     if form.is_bound and not form.is_valid():
         error = "筛选条件无效,已显示全部评价。"
@@ -121,12 +123,12 @@ def console_list(request):
         if d.get("state"):
             qs = qs.filter(state=d["state"])
         if d.get("bad"):
-            qs = qs.filter(score__lte=2)
+            qs = qs.filter(ratings_read.bad_q())
         if d.get("department"):
             qs = qs.filter(department_id=d["department"])
     page = Paginator(qs.select_related("case__item", "department").order_by("-id"), PAGE_SIZE).get_page(request.GET.get("page"))
-    today = ratings.clock.today()
-    rows = [{"r": r, "overdue": ratings.is_overdue(r, today)} for r in page.object_list]
+    today = workdays.today()
+    rows = [{"r": r, "overdue": ratings_read.is_overdue(r, today)} for r in page.object_list]
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "supervision/ratings/console_list.html", {
@@ -137,7 +139,7 @@ def console_list(request):
 def _visible(staff, pk):
     if pk > MAX_PK:  # the URL takes any digits; the database does not
         raise NotFound("找不到该评价", code="rating_not_found")
-    r = ratings.visible_ratings(staff).select_related("case__item", "department", "hall", "answered_by", "appeal_decided_by").filter(pk=pk).first()
+    r = ratings_read.visible_ratings(staff).select_related("case__item", "department", "hall", "answered_by", "appeal_decided_by").filter(pk=pk).first()
     if r is None:
         raise NotFound("找不到该评价", code="rating_not_found")
     return r
@@ -147,7 +149,7 @@ def _detail_context(request, r, **extra):
     staff = request.staff
     own = staff.department_id == r.department_id
     context = {
-        "r": r, "nav": "ratings", "overdue": ratings.is_overdue(r),
+        "r": r, "nav": "ratings", "overdue": ratings_read.is_overdue(r),
         "indicator_labels": [ratings.INDICATORS.get(c, c) for c in r.indicators or []],
         "can_answer": own and r.state == Rating.State.PENDING,
         "can_appeal": own and r.state == Rating.State.PENDING and r.appealed_at is None

@@ -17,8 +17,8 @@ from bianmin.cases.api import ERRORS
 from bianmin.cases.auth import API_AUTH
 from bianmin.core.errors import NotFound, PermissionDenied
 
-from . import kpis
-from .views_dashboard import viewer_scope
+from . import selectors as kpis
+from .views import viewer_scope
 
 router = Router(tags=["效能监督"], auth=API_AUTH)
 

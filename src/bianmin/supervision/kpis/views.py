@@ -8,7 +8,6 @@ other staff 403; anonymous users go to the login page. Thin: parse, call kpis, r
 from __future__ import annotations
 
 import io
-from datetime import date
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -26,7 +25,8 @@ from bianmin.core.errors import ValidationError
 from bianmin.core.pagination import paginate
 from bianmin.org.models import Department, Level, Region
 
-from . import charts, kpis
+from . import charts
+from . import selectors as kpis
 
 PAGE_SIZE = 20
 MAX_PAGE = 100_000  # beyond this an OFFSET overflows SQLite's integers; nobody pages that far
@@ -264,7 +264,8 @@ ITEM_LIST_COLUMNS = [Column("实施编码", "code", width=40), Column("事项名
                      Column("就近可办层级", "nearby", width=20), Column("到现场次数", "visits", width=10)]
 CASE_LIST_COLUMNS = [Column("办件编号", "number", width=26), Column("事项", "item", width=30), Column("实施主体", "department", width=28),
                      Column("申请渠道", "channel", width=10), Column("受理大厅", "hall", width=24), Column("受理日期", "accepted_on", width=12),
-                     Column("办结日期", "decided_on", width=12), Column("承诺期限", "deadline", width=12), Column("跑动次数", "visits", width=10)]
+                     Column("办结日期", "decided_on", width=12), Column("承诺期限", "deadline", width=12), Column("计时状态", "clock", width=10),
+                     Column("跑动次数", "visits", width=10)]
 
 
 def _export_list(kpi: kpis.Kpi, qs, period: kpis.Period) -> HttpResponse:
@@ -282,12 +283,13 @@ def _export_list(kpi: kpis.Kpi, qs, period: kpis.Period) -> HttpResponse:
             n += 1
     else:
         ws = _sheet(wb, "办件", CASE_LIST_COLUMNS)
+        today = clock.today()
         for c in qs[:EXPORT_MAX_ROWS].iterator(chunk_size=2000):
             _append(ws, CASE_LIST_COLUMNS, {
                 "number": c.number or "", "item": c.item.name, "department": c.department.name, "channel": c.get_channel_display(),
                 "hall": c.hall.name if c.hall else "", "accepted_on": str(c.accepted_on or ""), "decided_on": str(c.decided_on or ""),
-                "deadline": str(c.promised_deadline or ""), "visits": c.visit_count})
+                "deadline": str(c.promised_deadline or ""), "clock": clock.clock(c, on=today).label, "visits": c.visit_count})
             n += 1
     if n >= EXPORT_MAX_ROWS:
         ws.append([f"仅导出前 {EXPORT_MAX_ROWS} 条,请缩小筛选范围"])
-    return _xlsx_response(wb, f"效能监督-{kpi.name}-明细-{date.today():%Y%m%d}.xlsx")
+    return _xlsx_response(wb, f"效能监督-{kpi.name}-明细-{clock.today():%Y%m%d}.xlsx")

@@ -23,21 +23,20 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from bianmin.cases import clock
 from bianmin.cases.models import Applicant, Case, CaseStatus, Message
-from bianmin.cases.notify import scrub
 from bianmin.core import audit, workdays
 from bianmin.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from bianmin.core.identities import normalise
+from bianmin.core.identities import normalise, scrub
 from bianmin.org.models import Hall, Role, Staff
 
-from .models import Rating, RatingDevice
+from ..models import Rating, RatingDevice
+from .selectors import is_bad_score
 
 SCORE_LABELS = dict(Rating.SCORES)
-BAD_SCORES = (1, 2)
 FINISHED = (CaseStatus.DECIDED, CaseStatus.DELIVERED)
 MAX_COMMENT = 500
 MAX_ANSWER = 2000
@@ -120,7 +119,7 @@ def _rate(case: Case, applicant: Applicant, *, score, indicators, comment, chann
             raise Conflict("办件办结后才能评价", code="case_not_finished")
         if Rating.objects.filter(case=case).exists():
             raise Conflict("该办件已评价,每件只能评价一次", code="already_rated")
-        bad = score in BAD_SCORES
+        bad = is_bad_score(score)
         rating = Rating(case=case, applicant=applicant, department_id=case.department_id,
                         hall_id=hall.pk if hall else case.hall_id, score=score, indicators=indicators,
                         comment=comment, channel=channel, state=Rating.State.PENDING if bad else Rating.State.CLOSED,
@@ -174,12 +173,6 @@ def _tell_department(rating: Rating, case: Case) -> None:
 
 
 # ----------------------------------------------------------------------------- the department's side
-
-def visible_ratings(staff: Staff):
-    """Supervisors and admins see every department's ratings; everyone else their department's."""
-    qs = Rating.objects.all()
-    return qs if staff.sees_all_departments else qs.filter(department_id=staff.department_id)
-
 
 def _for_department(rating_id: int, actor) -> tuple[Rating, Staff]:
     staff = getattr(actor, "staff", None)
@@ -270,11 +263,6 @@ def decide_appeal(rating_id: int, *, actor, upheld: bool, decision: str) -> Rati
     return rating
 
 
-def is_overdue(rating: Rating, on: date | None = None) -> bool:
-    """A 差评 still waiting for its answer after the due date (flagged in the console)."""
-    return rating.state == Rating.State.PENDING and rating.rectify_due is not None and rating.rectify_due < (on or clock.today())
-
-
 # ----------------------------------------------------------------------------- devices
 
 def hash_token(token: str) -> str:
@@ -303,53 +291,3 @@ def device_for_token(token: str) -> RatingDevice | None:
 
 # ----------------------------------------------------------------------------- published statistics
 
-def pct(rate: float | None) -> str:
-    """0.125 -> '12.5%'; no base -> '—'."""
-    return "—" if rate is None else f"{rate * 100:.1f}".rstrip("0").rstrip(".") + "%"
-
-
-def _counts(rows) -> dict:
-    total = rows["total"]
-    bad = rows["s1"] + rows["s2"]
-    answered = rows["on_time"] + rows["late"]
-    due_cases = answered + rows["overdue"]
-    out = {
-        "total": total, "scores": [rows[f"s{n}"] for n in (5, 4, 3, 2, 1)], "bad": bad,
-        "bad_rate": (bad / total) if total else None,
-        "satisfied_rate": ((rows["s5"] + rows["s4"] + rows["s3"]) / total) if total else None,
-        "rectified": answered, "on_time": rows["on_time"], "late": rows["late"], "overdue": rows["overdue"],
-        "pending": rows["pending"], "on_time_rate": (rows["on_time"] / due_cases) if due_cases else None,
-        "excluded": rows.get("excluded", 0),
-    }
-    out.update({f"{k}_pct": pct(out[f"{k}_rate"]) for k in ("bad", "satisfied", "on_time")})
-    return out
-
-
-def statistics(by: str = "department", on: date | None = None) -> list[dict]:
-    """Published figures per department (or per hall): counts per score, 差评 rate, rectification
-    on time. Ratings whose appeal was upheld are left out (and counted as excluded).
-    on_time_rate = answered by the due date / (answered + still unanswered past the due date)."""
-    on = on or clock.today()
-    key = "department" if by == "department" else "hall"
-    aggregates = {f"s{n}": Count("id", filter=Q(score=n) & ~Q(state=Rating.State.APPEAL_UPHELD)) for n in range(1, 6)}
-    aggregates.update(
-        total=Count("id", filter=~Q(state=Rating.State.APPEAL_UPHELD)),
-        on_time=Count("id", filter=Q(state=Rating.State.RECTIFIED, rectified_late=False)),
-        late=Count("id", filter=Q(state=Rating.State.RECTIFIED, rectified_late=True)),
-        overdue=Count("id", filter=Q(state=Rating.State.PENDING, rectify_due__lt=on)),
-        pending=Count("id", filter=Q(state__in=[Rating.State.PENDING, Rating.State.APPEALED])),
-        excluded=Count("id", filter=Q(state=Rating.State.APPEAL_UPHELD)),
-    )
-    qs = Rating.objects.filter(**{f"{key}__isnull": False}).values(f"{key}_id", f"{key}__name").annotate(**aggregates)
-    rows = [{"id": r[f"{key}_id"], "name": r[f"{key}__name"], **_counts(r)} for r in qs.order_by(f"{key}__name")]
-    return rows
-
-
-def totals(rows: list[dict]) -> dict:
-    keys = ("total", "bad", "rectified", "on_time", "late", "overdue", "pending", "excluded")
-    summed = {k: sum(r[k] for r in rows) for k in keys}
-    scores = [sum(r["scores"][i] for r in rows) for i in range(5)]
-    raw = {"total": summed["total"], **{f"s{n}": scores[5 - n] for n in range(1, 6)},
-           "on_time": summed["on_time"], "late": summed["late"], "overdue": summed["overdue"], "pending": summed["pending"],
-           "excluded": summed["excluded"]}
-    return _counts(raw)

@@ -19,12 +19,12 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from django.db.models import Count, F, OuterRef, Q, Subquery
 
 from bianmin.cases import clock
-from bianmin.cases.models import Case, CaseStatus, Channel, ClockStop
+from bianmin.catalog import selectors as four_ways
+from bianmin.cases.models import Case, Channel, ClockStop
 from bianmin.catalog.models import Audience, ItemVersion, ServiceItem
 from bianmin.core import workdays
 from bianmin.core.errors import ValidationError
@@ -32,9 +32,9 @@ from bianmin.org.models import Department, Level, Region
 
 from . import stats
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+SHANGHAI = workdays.SHANGHAI
 ONLINE_CHANNELS = (Channel.ONLINE, Channel.MOBILE, Channel.KIOSK)  # applied without a clerk taking the papers
-NEARBY_LEVELS = (Level.TOWN, Level.VILLAGE)
+NEARBY_LEVELS = four_ways.NEARBY_LEVELS  # a case accepted at such a hall is 就近受理
 PERSON_AUDIENCES = (Audience.PERSON, Audience.BOTH)
 CITY_OWN = "本级"
 
@@ -53,7 +53,7 @@ class Kpi:
 
 KPIS: dict[str, Kpi] = {k.code: k for k in [
     Kpi("immediate_rate", "即办率", "面向自然人的现场办理事项(可在实体大厅申办)中,即办件所占比例", "%", "catalog", 25.0, 50.0),
-    Kpi("online_rate", "网上可办率", "已发布事项中,网办深度达到“网上申办”(online_level ≥ 3)的比例", "%", "catalog", 60.0, 100.0),
+    Kpi("online_rate", "网上可办率", "已发布事项中,网办深度达到“网上申办”及以上的比例", "%", "catalog", 60.0, 100.0),
     Kpi("nearby_rate", "就近办率", "面向自然人的现场办理事项中,可在镇(街道)或村(社区)大厅申办的比例", "%", "catalog", 50.0, 100.0),
     Kpi("one_visit_rate", "最多跑一次率", "已发布事项中,到现场次数不超过 1 次的比例", "%", "catalog", 60.0, 100.0),
     Kpi("case_same_day_rate", "当场办结率", "期间办结的办件中,受理当日即办结的比例", "%", "cases"),
@@ -143,6 +143,7 @@ class ItemFacts:
     department_id: int
     level: str
     online_level: int
+    online: bool          # 网上办 (catalog.selectors.online)
     person_onsite: bool   # 面向自然人的现场办理事项: audience person/both and applicable at some hall level
     immediate: bool
     nearby: bool          # applicable at a town or village hall
@@ -155,8 +156,9 @@ def _facts(region_id, department_id, level, audience, is_immediate, online_level
            item_id=None) -> ItemFacts:
     levels = {x for x in (nearby_levels or "").split(",") if x}
     person_onsite = audience in PERSON_AUDIENCES and bool(levels)
-    return ItemFacts(region_id, department_id, level, int(online_level), person_onsite, person_onsite and bool(is_immediate),
-                     person_onsite and bool(levels & set(NEARBY_LEVELS)), int(max_visits) <= 1, n, item_id)
+    return ItemFacts(region_id, department_id, level, int(online_level), four_ways.online(online_level), person_onsite,
+                     person_onsite and four_ways.immediate(is_immediate), person_onsite and four_ways.nearby(levels),
+                     four_ways.one_visit(max_visits), n, item_id)
 
 
 def _end_of_day(on: date) -> datetime:
@@ -203,7 +205,7 @@ def catalog_counts(facts) -> dict[str, tuple[int, int]]:
         c["onsite"] += f.n * f.person_onsite
         c["immediate"] += f.n * f.immediate
         c["nearby"] += f.n * f.nearby
-        c["online"] += f.n * (f.online_level >= 3)
+        c["online"] += f.n * f.online
         c["one_visit"] += f.n * f.one_visit
     return {"immediate_rate": (c["immediate"], c["onsite"]), "online_rate": (c["online"], c["all"]),
             "nearby_rate": (c["nearby"], c["onsite"]), "one_visit_rate": (c["one_visit"], c["all"])}
@@ -215,7 +217,7 @@ def online_breakdown(facts) -> dict:
     per_online = Counter()
     for f in facts:
         acc = per_level.setdefault(f.level, [0, 0])
-        acc[0] += f.n * (f.online_level >= 3)
+        acc[0] += f.n * f.online
         acc[1] += f.n
         per_online[f.online_level] += f.n
     order = [lv for lv, _ in Level.choices]
@@ -262,8 +264,8 @@ def case_counts(rows) -> dict[str, tuple[int, int]]:
 
 
 def overdue_cases(scope: Scope, today: date | None = None):
-    """Open cases past their promised deadline now, as the console's 超期 filter selects them."""
-    qs = Case.objects.filter(status=CaseStatus.IN_REVIEW, stopped_on__isnull=True, promised_deadline__lt=today or clock.today())
+    """Running cases overdue on `today` (cases.clock's 超期), as every other page counts them."""
+    qs = Case.objects.filter(clock.overdue_q(today or clock.today()))
     if scope.department_ids is not None:
         qs = qs.filter(department_id__in=scope.department_ids)
     return qs
@@ -510,7 +512,7 @@ def by_department(fig: Figures) -> list[dict]:
 # (in the denominator, meets the KPI) for one item's facts
 CATALOG_TESTS = {
     "immediate_rate": lambda f: (f.person_onsite, f.immediate),
-    "online_rate": lambda f: (True, f.online_level >= 3),
+    "online_rate": lambda f: (True, f.online),
     "nearby_rate": lambda f: (f.person_onsite, f.nearby),
     "one_visit_rate": lambda f: (True, f.one_visit),
 }
@@ -533,12 +535,11 @@ def items_behind(code: str, scope: Scope, *, met: bool | None = None, on: date |
     if scope.department is not None:
         qs = qs.filter(department_id=scope.department.pk)
     onsite = Q(audience__in=PERSON_AUDIENCES) & ~Q(nearby_levels="")
-    nearby = Q(nearby_levels__contains=Level.TOWN) | Q(nearby_levels__contains=Level.VILLAGE)
     den, num = {
-        "immediate_rate": (onsite, Q(is_immediate=True)),
-        "online_rate": (Q(), Q(online_level__gte=3)),
-        "nearby_rate": (onsite, nearby),
-        "one_visit_rate": (Q(), Q(max_visits__lte=1)),
+        "immediate_rate": (onsite, four_ways.immediate_q()),
+        "online_rate": (Q(), four_ways.online_q()),
+        "nearby_rate": (onsite, four_ways.nearby_q()),
+        "one_visit_rate": (Q(), four_ways.one_visit_q()),
     }[code]
     qs = qs.filter(den)
     if met is True:
@@ -552,8 +553,8 @@ CASE_MET = {
     "case_same_day_rate": Q(decided_on=F("accepted_on")),
     "case_online_rate": Q(channel__in=ONLINE_CHANNELS),
     "case_nearby_rate": Q(hall__level__in=NEARBY_LEVELS),
-    "case_one_visit_rate": Q(visit_count__lte=1),
-    "on_time_rate": Q(decided_on__lte=F("promised_deadline")),
+    "case_one_visit_rate": Q(visit_count__lte=four_ways.ONE_VISIT_MAX),
+    "on_time_rate": clock.finished_on_time_q(),
     "avg_decide_workdays": Q(),
 }
 

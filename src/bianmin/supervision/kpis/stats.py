@@ -2,7 +2,7 @@
 
 Two sources give the same rows (`CaseRow`):
 - `live_rows(start, end, ...)`: straight from the cases, one grouped query over the decision-date index;
-- the precomputed `CaseStat` table, filled by `refresh_stats()` (the periodic job, `bianmin tick`).
+- the precomputed `CaseStat` table, filled by `kpis.services.refresh_stats()` (the periodic job, `bianmin tick`).
 
 `case_rows()` reads what the dashboard needs: the CaseStat months up to `StatRefresh.through` and,
 live, the cases decided after it (today's always). Both are read in one SQL statement, so a refresh
@@ -14,15 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.db import connection, transaction
-from django.db.models import Min, Subquery
-from django.utils import timezone
+from django.db import connection
+from django.db.models import Subquery
 
 from bianmin.cases import clock
-from bianmin.cases.models import Case
+from bianmin.catalog.selectors import ONE_VISIT_MAX
 from bianmin.core import workdays
 
-from .models import CaseStat, StatRefresh
+from ..models import CaseStat, StatRefresh
 
 NAME = "cases"
 LOOKBACK_DAYS = 7          # a refresh recounts the months touching the last week: visits recorded after the decision
@@ -83,7 +82,7 @@ def live_rows(start: date, end: date, department_ids=None) -> list[CaseRow]:
     """Decided cases with start <= decided_on <= end, counted straight from the cases table.
 
     same_day: accepted and decided on the same day (当场办结); on_time: decided_on <= the promised
-    deadline (cases.clock's finished vs finished_late); one_visit: visit_count <= 1; workdays: the
+    deadline (cases.clock's finished vs finished_late); one_visit: visit_count <= ONE_VISIT_MAX; workdays: the
     working days from acceptance to decision (core.workdays counting: (accepted_on, decided_on]).
     """
     if end < start or (department_ids is not None and not department_ids):
@@ -116,8 +115,8 @@ def _count(start: date, end: date, department_ids, first: date) -> tuple[list, d
         WITH cal(d, i) AS (VALUES {values})
         SELECT c.decided_on, c.department_id, COALESCE(h.level, ''), c.channel, COUNT(*),
                SUM(CASE WHEN c.accepted_on = c.decided_on THEN 1 ELSE 0 END),
-               SUM(CASE WHEN c.decided_on <= c.promised_deadline THEN 1 ELSE 0 END),
-               SUM(CASE WHEN c.visit_count <= 1 THEN 1 ELSE 0 END),
+               SUM(CASE WHEN c.decided_on <= c.promised_deadline THEN 1 ELSE 0 END),  -- clock.finished_on_time_q
+               SUM(CASE WHEN c.visit_count <= {int(ONE_VISIT_MAX)} THEN 1 ELSE 0 END),
                SUM(COALESCE(cd.i - ca.i, 0)),
                MIN(CASE WHEN ca.i IS NULL THEN c.accepted_on END)
         FROM cases_case c
@@ -133,36 +132,6 @@ def _count(start: date, end: date, department_ids, first: date) -> tuple[list, d
     missing = [_as_date(r[-1]) for r in rows if r[-1] is not None]
     earliest = min(missing) if missing and min(missing) < first else None
     return [r[:-1] for r in rows], earliest
-
-
-def refresh_stats(since: date | None = None, *, today: date | None = None) -> dict[str, int]:
-    """Recount CaseStat for every month from `since` (default: the month holding the last refresh
-    minus LOOKBACK_DAYS; everything on the first run) up to yesterday, in one transaction.
-
-    Idempotent and safe to run concurrently (the StatRefresh row is locked). Returns
-    {"stat_months": months recounted, "stat_rows": rows written}.
-    """
-    today = today or clock.today()
-    through = today - timedelta(days=1)
-    StatRefresh.objects.get_or_create(name=NAME, defaults={"through": NEVER, "refreshed_at": timezone.now()})
-    with transaction.atomic():
-        state = StatRefresh.objects.select_for_update().get(name=NAME)
-        if since is None:
-            if state.through == NEVER:
-                first = Case.objects.filter(decided_on__isnull=False).aggregate(m=Min("decided_on"))["m"]
-                since = _as_date(first) if first else through
-            else:
-                since = state.through - timedelta(days=LOOKBACK_DAYS)
-        first_month = month_of(min(since, through))
-        rows = live_rows(first_month, through)
-        CaseStat.objects.filter(month__gte=first_month).delete()
-        CaseStat.objects.bulk_create(
-            [CaseStat(month=r.month, department_id=r.department_id, hall_level=r.hall_level, channel=r.channel,
-                      **{c: getattr(r, c) for c in COUNTS}) for r in rows], batch_size=2000)
-        state.through, state.refreshed_at = through, timezone.now()
-        state.save(update_fields=["through", "refreshed_at"])
-    months = len({r.month for r in rows})
-    return {"stat_months": months, "stat_rows": len(rows)}
 
 
 def case_rows(start: date, end: date, department_ids=None, *, today: date | None = None) -> tuple[list[CaseRow], date | None]:
@@ -196,4 +165,4 @@ def totals(rows) -> CaseRow:
     return CaseRow(date.min, 0, "", "", *(sum(getattr(r, c) for r in rows) for c in COUNTS))
 
 
-__all__ = ["CaseRow", "COUNTS", "case_rows", "live_rows", "refresh_stats", "totals", "month_of"]
+__all__ = ["CaseRow", "COUNTS", "case_rows", "live_rows", "totals", "month_of"]

@@ -37,10 +37,10 @@ from django.utils import timezone
 
 from bianmin.cases import clock
 from bianmin.cases.models import Case, CaseStatus, Message, ReviewTask
-from bianmin.core import audit, workdays
+from bianmin.core import audit
 from bianmin.org.models import Role, Staff
 
-from .models import Alert
+from ..models import Alert
 
 BATCH = 5000
 DIGEST_LINES = 30  # cases named in one digest message; the rest are counted
@@ -48,32 +48,18 @@ _PG_LOCK_KEY = 0x616C65727473  # "alerts"
 LEVEL_TITLES = {Alert.Level.YELLOW: "黄牌预警", Alert.Level.RED: "红牌督办"}
 
 
-def warning_limit(today: date) -> date:
-    """The first deadline NOT in the warning window: a deadline d has <= WARNING_DAYS working days
-    left exactly when d < add_workdays(today, WARNING_DAYS + 1)."""
-    return workdays.add_workdays(today, clock.WARNING_DAYS + 1)
-
-
-def running_clock(deadline: date, today: date) -> clock.Clock:
-    """The clock of a case under review whose stored promised deadline is `deadline`, from the one
-    clock function (the state depends only on the deadline and the day)."""
-    probe = Case(status=CaseStatus.IN_REVIEW, accepted_on=deadline, promised_deadline=deadline, statutory_deadline=deadline)
-    return clock.clock(probe, on=today)
-
-
 LEVEL_OF_STATE = {clock.State.WARNING: Alert.Level.YELLOW, clock.State.OVERDUE: Alert.Level.RED}
 
 
 def _running_candidates(today: date) -> dict[int, tuple[int, date, str]]:
     """{case_id: (department_id, deadline, level)} for every running case that deserves a card."""
-    rows = (Case.objects.filter(status=CaseStatus.IN_REVIEW, stopped_on__isnull=True, decided_on__isnull=True,
-                                promised_deadline__lt=warning_limit(today))
+    rows = (Case.objects.filter(clock.attention_q(today))
             .order_by().values_list("id", "department_id", "promised_deadline").iterator(chunk_size=BATCH))
     levels: dict[date, str | None] = {}
     out: dict[int, tuple[int, date, str]] = {}
     for case_id, dept_id, deadline in rows:
         if deadline not in levels:
-            levels[deadline] = LEVEL_OF_STATE.get(running_clock(deadline, today).state)
+            levels[deadline] = LEVEL_OF_STATE.get(clock.running_state(deadline, today))
         level = levels[deadline]
         if level:
             out[case_id] = (dept_id, deadline, level)
@@ -169,7 +155,7 @@ def _notify(announced: list[tuple[int, str]], wanted: dict, today: date) -> int:
     # The open review tasks of those cases: an index range on the stored due date, filtered here.
     tasks: dict[int, list[tuple[int, str, int | None]]] = defaultdict(list)
     for case_id, dept_id, role, assignee_id in (
-            ReviewTask.objects.filter(state=ReviewTask.State.ACTIVE, due__lt=warning_limit(today))
+            ReviewTask.objects.filter(state=ReviewTask.State.ACTIVE, due__lt=clock.warning_limit(today))
             .order_by().values_list("case_id", "department_id", "role", "assignee_id").iterator(chunk_size=BATCH)):
         if case_id in case_ids:
             tasks[case_id].append((dept_id, role, assignee_id))
@@ -226,21 +212,3 @@ def _chunks(seq, n):
         yield seq[i:i + n]
 
 
-# ----------------------------------------------------------------------------- reads for the console
-
-def visible_alerts(staff: Staff, scope: str = ""):
-    """Open cards a staff member may see: supervisors and admins all; a reviewer or approver those of
-    cases waiting on their department and role ('mine'); everyone their department's."""
-    qs = Alert.objects.filter(resolved_at__isnull=True)
-    if staff.sees_all_departments and scope != "mine":
-        return qs
-    if scope == "mine" or (scope == "" and staff.role in (Role.REVIEWER, Role.APPROVER) and not staff.is_head):
-        return qs.filter(case_id__in=ReviewTask.objects.filter(
-            state=ReviewTask.State.ACTIVE, department_id=staff.department_id, role=staff.role).values("case_id"))
-    return qs.filter(department_id=staff.department_id)
-
-
-def days_overdue(deadline: date, today: date) -> int:
-    """Working days a running case with this deadline is past it (0 when not past)."""
-    remaining = running_clock(deadline, today).remaining
-    return max(0, -(remaining or 0))

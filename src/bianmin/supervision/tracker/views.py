@@ -21,7 +21,9 @@ from bianmin.cases.console_views import staff_console
 from bianmin.core.errors import DomainError, NotFound, ValidationError
 from bianmin.org.models import Role
 
-from . import tracker
+from . import selectors as tracker_read
+from . import report as tracker_report
+from . import services as tracker
 
 NS = "console:supervision_tracker"
 REPORT_ROLES = (Role.SUPERVISOR, Role.ADMIN)
@@ -43,7 +45,7 @@ def _on(request) -> date:
 
 def _task(number):
     try:
-        return tracker.get_task(number)
+        return tracker_read.get_task(number)
     except NotFound:
         raise Http404("找不到该改革任务")
 
@@ -65,11 +67,11 @@ def task_list(request):
         if unit_raw == "mine":
             unit = staff.department
         else:
-            unit = tracker.parse_unit(unit_raw)
-        tasks = tracker.tasks_queryset()
+            unit = tracker_read.parse_unit(unit_raw)
+        tasks = tracker_read.tasks_queryset()
         if unit is not None:
             tasks = tasks.filter(departments=unit)
-        statuses = tracker.filter_statuses(tracker.task_statuses(tasks, on), status)
+        statuses = tracker_read.filter_statuses(tracker_read.task_statuses(tasks, on), status)
     except DomainError as exc:
         error, on, statuses = exc.message, tracker.today(), []
         response_status = exc.status
@@ -78,7 +80,7 @@ def task_list(request):
     mine = set(staff.department.plan_tasks.values_list("number", flat=True))
     ctx = {
         "rows": _rows(statuses), "error": error, "on": on, "is_today": on == tracker.today(),
-        "status": status, "unit": unit_raw, "statuses": tracker.Status.choices, "units": tracker.unit_choices(),
+        "status": status, "unit": unit_raw, "statuses": tracker.Status.choices, "units": tracker_read.unit_choices(),
         "mine": mine, "can_see_report": staff.role in REPORT_ROLES, "nav": "list",
     }
     return render(request, "supervision/tracker_list.html", ctx, status=response_status)
@@ -88,7 +90,7 @@ def _detail(request, task, *, form=None, error="", field_error="", status=200):
     staff = request.staff
     reports = list(task.reports.select_related("department", "reported_by__staff").order_by("-id"))
     ctx = {
-        "task": task, "st": tracker.task_status(task), "reports": reports,
+        "task": task, "st": tracker_read.task_status(task), "reports": reports,
         "lead_departments": list(task.lead_departments.all()),
         "may_report": tracker.may_report(task, staff), "long_term": tracker.is_long_term(task),
         "form": form or {"progress": (reports[0].progress if reports else ""), "text": "", "done": False},
@@ -122,7 +124,7 @@ def report(request, number):
 def _summary(request):
     if request.staff.role not in REPORT_ROLES:
         raise PermissionDenied("任务进展报告仅供督查人员和系统管理员查看")
-    return tracker.summary(_on(request))
+    return tracker_read.summary(_on(request))
 
 
 @staff_console()
@@ -135,7 +137,7 @@ def summary_page(request):
     query = urlencode({"on": request.GET["on"]}) if request.GET.get("on") else ""
     return render(request, "supervision/tracker_report.html", {
         "s": s, "late_rows": _rows(s.late), "kpi_rows": _rows(s.kpi_linked), "nav": "report", "query": query,
-        "title": tracker.REPORT_TITLE, "can_see_report": True,
+        "title": tracker_report.REPORT_TITLE, "can_see_report": True,
     })
 
 
@@ -146,7 +148,7 @@ def summary_pdf(request):
         s = _summary(request)
     except DomainError as exc:
         return HttpResponse(exc.message, status=exc.status, content_type="text/plain; charset=utf-8")
-    response = HttpResponse(tracker.report_pdf(s), content_type="application/pdf")
+    response = HttpResponse(tracker_report.report_pdf(s), content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="plan-report-{s.on:%Y%m%d}.pdf"'
     response["Cache-Control"] = "private, no-store"
     return response

@@ -18,8 +18,9 @@ from bianmin.cases.api import ERRORS, In, MAX_ID, Text, _applicant, _page, _page
 from bianmin.cases.auth import API_AUTH
 from bianmin.core.errors import NotFound, ValidationError
 
-from . import ratings
-from .models import Rating
+from . import selectors as ratings_read
+from . import services as ratings
+from ..models import Rating
 
 try:  # django-ninja >= 1.5
     from ninja.responses import Status
@@ -139,7 +140,7 @@ def rating_out(r: Rating, *, number: str) -> dict:
 
 def staff_rating_out(r: Rating) -> dict:
     out = rating_out(r, number=r.case.number)
-    out.update({"department": r.department.name, "item_name": r.case.item.name, "overdue": ratings.is_overdue(r),
+    out.update({"department": r.department.name, "item_name": r.case.item.name, "overdue": ratings_read.is_overdue(r),
                 "rectified_late": r.rectified_late, "appeal_reason": r.appeal_reason, "appeal_decision": r.appeal_decision})
     return out
 
@@ -186,13 +187,13 @@ def rate_at_device(request, body: DeviceRateIn):
 
 @router.get("/staff/ratings", response={200: StaffRatingPage, **ERRORS}, summary="本部门的评价(监督人员:全部)", auth=API_AUTH)
 def staff_ratings(request, state: str = "", bad: str = "", page: str = "1", page_size: str = "20"):
-    qs = ratings.visible_ratings(_staff(request)).select_related("case__item", "department")
+    qs = ratings_read.visible_ratings(_staff(request)).select_related("case__item", "department")
     if state:
         if state not in Rating.State.values:
             raise ValidationError("状态无效", code="invalid_state", field="state")
         qs = qs.filter(state=state)
     if bad in ("1", "true"):
-        qs = qs.filter(score__lte=2)
+        qs = qs.filter(ratings_read.bad_q())
     result = _page(qs.order_by("-id"), page, page_size)
     return _page_out(result, [staff_rating_out(r) for r in result.object_list])
 
@@ -222,5 +223,5 @@ def appeal_decision(request, rating_id: PathId, body: AppealDecisionIn):
 def stats(request, by: str = "department"):
     if by not in ("department", "hall"):
         raise ValidationError("by 应为 department 或 hall", code="invalid_by", field="by")
-    rows = ratings.statistics(by)
-    return {"by": by, "totals": {"id": 0, "name": "合计", **ratings.totals(rows)}, "results": rows}
+    rows = ratings_read.statistics(by)
+    return {"by": by, "totals": {"id": 0, "name": "合计", **ratings_read.totals(rows)}, "results": rows}
