@@ -15,7 +15,7 @@ from bianmin.core import workdays
 def rejected(people, make_item, monkeypatch, django_capture_on_commit_callbacks):
     monkeypatch.setattr(workdays, "today", lambda: date(2026, 9, 28))
     item = make_item(audience="both", phone="0759-3333333")
-    case = services.submit_application(people["citizen"], item, actor=people["citizen_user"],
+    case = services.submit_application(applicant=people["citizen"], item=item, actor=people["citizen_user"],
                                        materials={m.pk: {"at_window": True} for m in item.materials.all()})
     idn = people["citizen"].id_number
     with django_capture_on_commit_callbacks(execute=True):
@@ -59,7 +59,7 @@ def test_a_companys_code_and_phone_are_masked_alike_on_the_console_and_the_api(c
     company = services.register_applicant(kind="legal_person", name="湛江某某食品有限公司", id_number=code,
                                           phone="13912345678", legal_representative="王五")
     item = make_item(audience="both")
-    case = services.submit_application(company, item, actor=people["clerk"].user, channel="window", hall=people["clerk"].hall,
+    case = services.submit_application(applicant=company, item=item, actor=people["clerk"].user, channel="window", hall=people["clerk"].hall,
                                        materials={m.pk: {"at_window": True} for m in item.materials.all()})
     masked = code[:6] + "********" + code[-4:]
     client.force_login(people["clerk"].user)

@@ -102,7 +102,6 @@ def _material_rows(item, post=None, errors=None):
 @staff_console(Role.CLERK, Role.ADMIN)
 @require_http_methods(["GET", "HEAD", "POST"])
 def register(request):
-    staff = request.staff
     source = request.POST if request.method == "POST" else request.GET
     q = (request.GET.get("q") or "").strip()[:search.MAX_QUERY]
     item = _item_by_code(source.get("item"))
