@@ -8,8 +8,10 @@ from datetime import date
 import pytest
 from django.test import Client
 
-from bianmin.cases import auth, clock, services
-from bianmin.cases.models import ApiToken, Case, CaseStatus, Message, ReviewTask, UploadedFile
+from bianmin.cases import clock, services
+from bianmin.core import services as auth
+from bianmin.cases.models import Case, CaseStatus, Message, ReviewTask, UploadedFile
+from bianmin.core.models import ApiToken
 
 _files = itertools.count(1)
 

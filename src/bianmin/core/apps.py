@@ -7,4 +7,6 @@ class CoreConfig(AppConfig):
     verbose_name = "基础"
 
     def ready(self):
-        from . import workdays  # noqa: F401  (connects the signals that refresh cached calendar overrides)
+        from . import tokens, workdays  # noqa: F401  (workdays connects the signals that refresh cached calendar overrides)
+
+        tokens.connect_signals()  # a changed token or user drops its cached API token entries
