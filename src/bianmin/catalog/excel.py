@@ -37,7 +37,7 @@ from django.db.models.functions import Upper
 
 from bianmin.core import xlsx
 from bianmin.core.errors import DomainError, ValidationError
-from bianmin.core.xlsx import Column, MAX_FILE_BYTES, MAX_UNCOMPRESSED_BYTES, read_upload  # noqa: F401 (part of this module's interface)
+from bianmin.core.xlsx import Column, read_upload
 from bianmin.org.models import Department, Hall, Level
 
 from . import services
@@ -206,7 +206,7 @@ def export_catalog(fh, qs: QuerySet[ServiceItem] | None = None) -> int:
         "按“实施编码”匹配:已有的事项更新,新的编码新建事项。",
         "任一行有误则整个文件都不导入,并逐行列出错误;改正后重新导入即可。",
         "“申请材料”表列出每个事项的全部材料,按行的先后排序;导入后事项的材料与表中一致。",
-        f"每个文件最多 {MAX_ITEM_ROWS} 个事项、{MAX_MATERIAL_ROWS} 条材料,文件不超过 {MAX_FILE_BYTES // 1024 // 1024} MB。",
+        f"每个文件最多 {MAX_ITEM_ROWS} 个事项、{MAX_MATERIAL_ROWS} 条材料,文件不超过 {xlsx.MAX_FILE_BYTES // 1024 // 1024} MB。",
     ):
         help_ws.append(["", "", line])
     wb.save(fh)

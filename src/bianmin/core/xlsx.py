@@ -76,8 +76,9 @@ def _fail(message: str, code: str, **kw) -> ValidationError:
 
 # ---------------------------------------------------------------------------------------------- upload
 
-def read_upload(fh, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+def read_upload(fh, max_bytes: int | None = None) -> bytes:
     """The file's bytes, after the checks any upload gets: size, emptiness, and that it is really an .xlsx (zip)."""
+    max_bytes = max_bytes or MAX_FILE_BYTES
     try:
         if hasattr(fh, "seek"):
             try:

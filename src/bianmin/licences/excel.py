@@ -34,7 +34,7 @@ from .models import Licence, LicenceType
 
 SHEET = "证照"
 HELP_SHEET = "填写说明"
-MAX_FILE_BYTES = 10 * 1024 * 1024  # as read_upload enforces
+MAX_FILE_BYTES = xlsx.MAX_FILE_BYTES  # as read_upload enforces
 MAX_ROWS = 20_000
 LONG_TERM = {"长期", "长期有效", "永久", "无期限"}
 _DATE_TEXT = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
