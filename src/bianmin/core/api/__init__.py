@@ -80,7 +80,8 @@ class ErrorOut(Schema):
     details: list[ErrorDetailOut] | None = None
 
 
-ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+# 503: the database is unreachable (core.unavailable); any endpoint may answer it, with Retry-After.
+ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 503: ErrorOut}
 
 
 # ----------------------------------------------------------------------------- paging
@@ -118,4 +119,4 @@ def require_staff(request):
 
 def errors(*statuses: int) -> dict:
     """The error answers an endpoint documents, e.g. `response={200: ItemOut, **errors(404, 422)}`."""
-    return {status: ErrorOut for status in statuses}
+    return {status: ErrorOut for status in (*statuses, 503)}
