@@ -136,12 +136,12 @@ def get_item(request, code: str):
     return out
 
 
-@router.get("/proofs", response=list[ProofOut], summary="保留证明事项清单")
+@router.get("/proofs", response={200: list[ProofOut], **errors()}, summary="保留证明事项清单")
 def list_proofs(request):
     return list(Proof.objects.filter(is_retained=True).values("id", "name", "legal_basis", "requesting_unit", "issuing_unit", "guide"))
 
 
-@router.get("/proofs/cancelled", response=list[CancelledProofOut], summary="已取消证明事项")
+@router.get("/proofs/cancelled", response={200: list[CancelledProofOut], **errors()}, summary="已取消证明事项")
 def list_cancelled_proofs(request):
     return [
         {"id": p.id, "name": p.name, "requesting_unit": p.requesting_unit, "reason": p.reason,

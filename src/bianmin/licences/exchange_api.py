@@ -74,7 +74,7 @@ class ExchangeErrorOut(Schema):
     message: str
 
 
-ERRORS = {400: ExchangeErrorOut, 401: ExchangeErrorOut, 403: ExchangeErrorOut, 404: ExchangeErrorOut}
+ERRORS = {400: ExchangeErrorOut, 401: ExchangeErrorOut, 403: ExchangeErrorOut, 404: ExchangeErrorOut, 503: ExchangeErrorOut}
 
 
 class HolderQueryIn(Schema):
