@@ -318,7 +318,7 @@ def _material_rows(case: Case, provided: dict, *, final: bool) -> list[tuple]:
             state = CaseMaterial.State.PROVIDED
         elif given.get("commitment") and m.commitment_allowed:
             if not hooks.may_make_commitment(case.applicant):
-                raise PermissionDenied("申请人被列入失信名单,不适用告知承诺", code="blacklisted", field="materials")
+                raise PermissionDenied("申请人被列入失信名单或信用状况不符,不适用告知承诺", code="blacklisted", field="materials")
             state = CaseMaterial.State.COMMITMENT
         elif given.get("commitment"):
             raise ValidationError(f"“{m.name}”不适用告知承诺", code="commitment_not_allowed", field="materials")
