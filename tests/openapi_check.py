@@ -17,6 +17,7 @@ import pytest
 _spec = None
 _operations: list | None = None
 _lock = threading.Lock()
+_validators: dict = {}
 SKIPPED = ("/api/v1/docs", "/api/v1/openapi.json")
 
 
@@ -72,7 +73,10 @@ def problem(method: str, path: str, status: int, content_type: str, body: bytes)
         data = json.loads(body)
     except ValueError:
         return f"{method} {path} answered {status} with invalid JSON"
-    validator = Draft202012Validator({**schema, "components": spec()["components"]})
+    key = json.dumps(schema, sort_keys=True)
+    validator = _validators.get(key)
+    if validator is None:
+        validator = _validators[key] = Draft202012Validator({**schema, "components": spec()["components"]})
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.path))
     if errors:
         e = errors[0]
