@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from bianmin.catalog import services as catalog_services
 from bianmin.org.models import Department, Hall, Level, Region, Role, Staff
 from bianmin.core.identities import uscc_with_check
+from tests.openapi_check import _api_responses_match_openapi  # noqa: F401  (every API response checked against the OpenAPI document)
 
 _seq = itertools.count(1)
 

@@ -7,6 +7,9 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
+from django.db import InterfaceError, OperationalError
+
+from bianmin.core import unavailable
 from bianmin.core.errors import DomainError
 
 api = NinjaAPI(
@@ -20,6 +23,13 @@ api = NinjaAPI(
 @api.exception_handler(DomainError)
 def _domain_error(request, exc: DomainError):
     return api.create_response(request, exc.as_dict(), status=exc.status)
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def _database_unavailable(request, exc):
+    unavailable.log.error("database unavailable: %s %s: %s", request.method, request.path, exc)
+    return unavailable.response(request)
 
 
 @api.exception_handler(NinjaValidationError)

@@ -115,7 +115,11 @@ def _demo_history() -> None:
     created = history.generate_history()
     if created:
         print(f"演示办件:生成过去一年的 {created} 件办件(各种状态),用时 {time.perf_counter() - started:.1f} 秒。")
-    for load in (licences_demo.load, supervision_demo.load):
+    from bianmin.cases.models import Applicant
+
+    applicants = Applicant.objects.order_by("id")
+    people, firms = applicants.filter(kind="person")[:6], applicants.filter(kind="legal_person")[:4]
+    for load in (lambda: licences_demo.load(people=people, firms=firms), supervision_demo.load):
         made = {k: v for k, v in load().items() if v}
         if made:
             print("演示数据:" + "、".join(f"{k} {v}" for k, v in made.items()))

@@ -97,6 +97,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    "bianmin.core.unavailable.DatabaseUnavailableMiddleware",  # database unreachable: 503 + Retry-After
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -285,3 +286,14 @@ BIANMIN_SITE_NAME = "湛江市政务服务网"
 BIANMIN_CITY_REGION = "440800"
 # 差评整改期限: working days from the rating (RATING_RECTIFY_WORKDAYS, default 5).
 RATING_RECTIFY_WORKDAYS = int(os.environ["RATING_RECTIFY_WORKDAYS"]) if os.environ.get("RATING_RECTIFY_WORKDAYS", "").isdigit() else 5
+
+# Seams between the apps (core.hooks): a dotted path per hook, or a list where several apps listen.
+# A new app (credit, say) plugs in by naming its function here, without editing cases.
+BIANMIN_HOOKS = {
+    "is_blacklisted": "bianmin.cases.hooks.default_is_blacklisted",           # credit: 失信名单
+    "may_have_pending_acceptance": "bianmin.cases.hooks.default_leniency",    # credit: 容缺受理
+    "may_make_commitment": "bianmin.cases.hooks.default_leniency",            # credit: 告知承诺
+    "supervising_department": "bianmin.cases.hooks.default_supervising_department",  # 谁审批谁监管
+    "on_approved": ["bianmin.licences.hooks.issue_on_approval"],              # in the decision's transaction
+    "after_event": ["bianmin.cases.notify.case_event"],                       # notifications (after commit)
+}

@@ -8,9 +8,10 @@ from datetime import date
 import pytest
 from django.test import Client
 
-from bianmin.cases import auth, clock, services
-from bianmin.cases.models import ApiToken, Case, CaseMaterial, CaseStatus, Message, ReviewTask, UploadedFile
-from bianmin.core.models import AuditEntry
+from bianmin.cases import clock, services
+from bianmin.core import services as auth
+from bianmin.cases.models import Case, CaseMaterial, CaseStatus, Message, ReviewTask, UploadedFile
+from bianmin.core.models import ApiToken, AuditEntry
 
 _files = itertools.count(1)
 
@@ -602,3 +603,40 @@ def test_token_cache_is_forgotten_when_the_token_or_the_user_changes(people, ite
     assert c.get("/api/v1/cases", headers=bearer).status_code == 200
     auth.revoke_token(ApiToken.objects.get().pk, user=user)
     assert c.get("/api/v1/cases", headers=bearer).status_code == 401
+
+
+def test_my_cases_lists_a_draft_without_a_number(people, item, citizen):
+    """Issue 11.6: an applicant with a draft got a 500 from GET /cases (prefix + a number the draft has not)."""
+    draft = services.save_draft(people["citizen"], item, actor=people["citizen_user"], form_data={"备注": "未写完"})
+    submitted = submit(people, item)
+    r = citizen.get("/api/v1/cases")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["count"] == 2
+    by_status = {c["status"]: c for c in body["results"]}
+    assert (by_status["draft"]["number"], by_status["draft"]["url"], by_status["draft"]["status_label"]) == (None, None, "草稿")
+    assert by_status["submitted"]["url"] == f"/api/v1/cases/{submitted.number}"
+    assert draft.number is None
+
+
+def test_token_limit_is_the_services_and_both_writes_are_audited(people, citizen):
+    from bianmin.core.models import AuditEntry
+
+    user = people["citizen_user"]
+    for i in range(20):
+        auth.issue_token(user, f"终端 {i}")
+    r = post(citizen, "/api/v1/tokens", {"name": "第 21 个"})
+    assert (r.status_code, r.json()["code"]) == (400, "too_many_tokens")
+    assert ApiToken.objects.filter(user=user).count() == 20
+    first = ApiToken.objects.filter(user=user).order_by("id").first()
+    assert post(citizen, f"/api/v1/tokens/{first.pk}/revoke").json()["revoked"] is True
+    assert post(citizen, f"/api/v1/tokens/{first.pk}/revoke").status_code == 200  # again: nothing more happens
+    other = auth.issue_token(people["other_user"], "别人的")
+    other_row = ApiToken.objects.get(key_hash=__import__("bianmin.core.tokens", fromlist=["x"]).hash_token(other))
+    r = post(citizen, f"/api/v1/tokens/{other_row.pk}/revoke")
+    assert (r.status_code, r.json()["code"]) == (404, "token_not_found")
+    assert ApiToken.objects.get(pk=other_row.pk).revoked is False
+    assert post(citizen, "/api/v1/tokens", {"name": "现在可以了"}).status_code == 201  # 19 active
+    actions = list(AuditEntry.objects.filter(action__startswith="api_token.").values_list("action", "object_type"))
+    assert actions.count(("api_token.issue", "core.apitoken")) == 22
+    assert actions.count(("api_token.revoke", "core.apitoken")) == 1

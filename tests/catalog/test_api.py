@@ -122,7 +122,7 @@ def test_list_query_count_is_flat(client, make_item, django_assert_max_num_queri
 
 
 def test_unparseable_json_body_is_a_chinese_400(client, people):
-    from bianmin.cases import auth
+    from bianmin.core import services as auth  # noqa: F811
 
     token = auth.issue_token(people["citizen_user"], "test")
     r = client.post("/api/v1/cases", data="{not json", content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}")

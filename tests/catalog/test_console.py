@@ -368,11 +368,11 @@ def test_import_page_refuses_files_that_are_not_xlsx(client, staff, db, content,
 
 
 def test_import_page_without_a_file_or_with_a_big_one(client, staff, monkeypatch):
-    from bianmin.catalog import excel
+    from bianmin.core import xlsx
 
     login(client, staff["market_admin"])
     assert "请选择要导入的 .xlsx 文件" in client.post(f"{BASE}/import/", {}).content.decode()
-    monkeypatch.setattr(excel, "MAX_FILE_BYTES", 10)
+    monkeypatch.setattr(xlsx, "MAX_FILE_BYTES", 10)
     response = client.post(f"{BASE}/import/", {"file": xlsx_upload(b"PK\x03\x04" + b"\0" * 20)})
     assert response.status_code == 400
     assert "MB,请拆分后分批导入" in response.content.decode()

@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bianmin.cases import services as case_services
+from bianmin.cases.models import Applicant
 from bianmin.core.identities import resident_id_with_check, uscc_with_check
 from bianmin.licences import demo, identifiers, services
 from bianmin.licences.models import Licence, LicenceType
@@ -32,10 +33,12 @@ def test_load_is_idempotent_and_gives_a_licence_expiring_within_90_days(departme
         case_services.register_applicant(kind="person", name=f"市民{i}", id_number=resident_id_with_check(f"44080219900101{i:03d}"))
         case_services.register_applicant(kind="legal_person", name=f"公司{i}", id_number=uscc_with_check(f"91440800MA4W0000{i}"),
                                          legal_representative="王五")
-    first = demo.load()
+    applicants = Applicant.objects.order_by("id")
+    holders = {"people": applicants.filter(kind="person"), "firms": applicants.filter(kind="legal_person")}
+    first = demo.load(**holders)
     assert first["证照类型"] == len(demo.TYPES)
     assert (first["居民身份证"], first["营业执照"], first["食品经营许可证"]) == (3, 3, 3)
-    assert demo.load() == {"证照类型": 0}
+    assert demo.load(**holders) == {"证照类型": 0}
     today = services.today()
     soon = Licence.objects.filter(valid_until__lte=today + timedelta(days=90), valid_until__gte=today)
     assert {lic.licence_type.code for lic in soon} == {"jmsfz", "spjyxkz"}

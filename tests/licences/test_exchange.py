@@ -21,8 +21,14 @@ BY_ID, BY_HOLDER = ExchangeClient.Scope.BY_IDENTIFIER, ExchangeClient.Scope.BY_H
 
 
 def call(base, path, *, client_id=None, secret=None, header=None, **params):
-    url = f"{base}/api/v1/exchange/{path}" + ("?" + urllib.parse.urlencode(params) if params else "")
-    request = urllib.request.Request(url)
+    """GET with the parameters in the query; for the holder look-up ("licences") a POST with them as
+    its JSON body, as the API requires."""
+    if path == "licences":
+        request = urllib.request.Request(f"{base}/api/v1/exchange/licences", data=json.dumps(params).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+    else:
+        url = f"{base}/api/v1/exchange/{path}" + ("?" + urllib.parse.urlencode(params) if params else "")
+        request = urllib.request.Request(url)
     if client_id is not None:
         request.add_header("Authorization", "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode())
     if header is not None:
@@ -159,3 +165,34 @@ def test_admin_creates_a_client_and_shows_its_secret_once(client, db):
     assert any(made.client_id in m and "只显示这一次" in m for m in shown)
     secret = shown[0].split("密钥 ")[1].split(" ")[0]
     assert made.secret_hash == hash_secret(secret) and made.scopes == [BY_HOLDER]
+
+
+def test_holder_lookup_by_get_is_refused_and_reads_nothing(live_server, setup):
+    """The identity number must not travel in the address (it lands in access logs): GET answers 405."""
+    s = setup
+    query = urllib.parse.urlencode({"holder_id_number": s["uscc"], "holder_name": s["name"], "purpose": "核验"})
+    request = urllib.request.Request(f"{live_server.url}/api/v1/exchange/licences?{query}")
+    request.add_header("Authorization", "Basic " + base64.b64encode(f"{s['province'].client_id}:{s['secret']}".encode()).decode())
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    assert caught.value.code == 405 and caught.value.headers["Allow"] == "POST"
+    assert json.loads(caught.value.read())["code"] == "holder_lookup_needs_post"
+    assert not LicenceUse.objects.exists()  # nothing handed out
+    logged = ExchangeCall.objects.get()
+    assert (logged.status, logged.endpoint) == (405, "licences/by_holder")
+    assert s["uscc"] not in logged.query and s["name"] not in logged.query
+
+
+def test_holder_lookup_body_must_be_a_json_object_of_the_documented_fields(live_server, setup):
+    s = setup
+    auth = {"Authorization": "Basic " + base64.b64encode(f"{s['province'].client_id}:{s['secret']}".encode()).decode(),
+            "Content-Type": "application/json"}
+    for body, code in ((b"not json", "invalid_body"), (b"[1, 2]", "invalid_body"),
+                       (json.dumps({"holder_id_number": s["uscc"], "holder_name": s["name"], "purpose": "x", "extra": 1}).encode(), "invalid_body"),
+                       (json.dumps({"holder_id_number": 91440800, "holder_name": s["name"], "purpose": "x"}).encode(), "invalid_parameter")):
+        request = urllib.request.Request(f"{live_server.url}/api/v1/exchange/licences", data=body, method="POST", headers=auth)
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(request, timeout=10)
+        assert (caught.value.code, json.loads(caught.value.read())["code"]) == (400, code)
+    assert list(ExchangeCall.objects.values_list("status", flat=True)) == [400, 400, 400, 400]
+    assert not LicenceUse.objects.exists()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bianmin.cases.auth import issue_token
+from bianmin.core.services import issue_token
 from bianmin.licences import services as licence_services
 from bianmin.licences import sharing
 from bianmin.licences.models import LicenceUse, ShareLink

@@ -184,7 +184,7 @@ def test_licence_type_codes_must_be_registered(departments, licence_types):
 from django.core.files.uploadedfile import SimpleUploadedFile  # noqa: E402
 
 from bianmin.cases import files as case_files  # noqa: E402
-from bianmin.cases.auth import issue_token  # noqa: E402
+from bianmin.core.services import issue_token  # noqa: E402
 from bianmin.cases.models import UploadedFile  # noqa: E402
 from tests.cases.test_files import tiny_pdf  # noqa: E402
 

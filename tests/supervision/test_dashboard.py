@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 from openpyxl import load_workbook
 
-from bianmin.cases import auth
+from bianmin.core import services as auth
 from bianmin.cases.models import Case, CaseStatus
 from bianmin.org.models import Role
 from tests.conftest import make_staff

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from bianmin.cases import services
-from bianmin.cases.auth import issue_token
+from bianmin.core.services import issue_token
 from bianmin.cases.models import Message
 from bianmin.core import workdays
 from bianmin.core.errors import Conflict, NotFound, PermissionDenied, ValidationError

@@ -16,7 +16,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from bianmin.cases import auth
+from bianmin.core import services as auth
 from bianmin.core.errors import PermissionDenied, ValidationError
 from bianmin.core.models import AuditEntry
 from bianmin.org.models import Department, Level, Role

@@ -4,7 +4,7 @@ Thin: parse with ninja schemas, call the same services and selectors as the page
 services hold every rule and raise domain errors, which the API turns into 4xx answers. Every case
 carries its clock from `clock.clock(case)`, the one source of deadlines.
 
-Authentication (auth.py): the Django session (CSRF checked on unsafe methods) or a personal bearer
+Authentication (core.api.auth): the Django session (CSRF checked on unsafe methods) or a personal bearer
 token. Applicants see only their own cases ("not found" for anyone else's); staff only what
 `selectors.staff_visible_cases` lets them see.
 """
@@ -12,75 +12,36 @@ token. Applicants see only their own cases ("not found" for anyone else's); staf
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Any
 
 from django.http import HttpResponse
-from ninja import Field, File, Path, Router, Schema
+from ninja import Field, File, Router, Schema
 from ninja.files import UploadedFile as NinjaUploadedFile
-from pydantic import ConfigDict, model_validator
 
 from bianmin.catalog import selectors as catalog_selectors
 from bianmin.catalog.models import ServiceItem
-from bianmin.core import throttle
-from bianmin.core.pagination import paginate
-from bianmin.core.errors import NotFound, PermissionDenied, ValidationError
+from bianmin.core import services as core_services
+from bianmin.core import throttle, tokens
+from bianmin.core.api import ERRORS, ErrorOut, Id, In, PathId, Status, Text
+from bianmin.core.api import page as _page
+from bianmin.core.api import page_out as _page_out
+from bianmin.core.api import require_applicant as _applicant
+from bianmin.core.api import require_staff as _staff
+from bianmin.core.api.auth import API_AUTH, session_auth
+from bianmin.core.errors import NotFound, ValidationError
 from bianmin.core.identities import mask_id_number, mask_phone, scrub
+from bianmin.core.models import ApiToken
 from bianmin.org.models import Hall
 
-try:  # django-ninja >= 1.5; older versions take a (status, body) tuple
-    from ninja.responses import Status
-except ImportError:  # pragma: no cover
-    def Status(status_code, value):  # noqa: N802
-        return status_code, value
-
 from . import clock as case_clock
-from . import letters, reuse, selectors, services
-from . import auth as api_auth
-from .auth import API_AUTH
-from .models import ApiToken, Case, CaseStatus, Message, ReviewTask, SupervisionHandover
+from . import files, letters, reuse, selectors, services
+from .models import Case, CaseStatus, Message, ReviewTask, SupervisionHandover
 
 router = Router(tags=["办件"], auth=API_AUTH)
 
-MAX_ID = 2**53           # ids beyond this are not ours (and would overflow SQLite)
-MAX_TEXT = 5000          # free-text fields; services keep at most 2000–4000 of them
-MAX_PAGE = 100_000
-
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-Text = Annotated[str, Field(max_length=MAX_TEXT)]
-PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 # ----------------------------------------------------------------------------- input
-
-def _has_nul(value, depth=0) -> bool:
-    if depth > 20:
-        return True  # absurd nesting is refused too
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k, depth + 1) or _has_nul(v, depth + 1) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v, depth + 1) for v in value)
-    return False
-
-
-class In(Schema):
-    """Input: a JSON object with only the documented fields (an empty body counts as {}), no NUL
-    characters anywhere (PostgreSQL cannot store them), no absurd nesting."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nul(cls, data):
-        raw = getattr(data, "_obj", data)  # ninja wraps the input in a DjangoGetter
-        if raw is None:
-            return {}
-        if not isinstance(raw, dict):
-            raise ValueError("请求体应为 JSON 对象")
-        if _has_nul(raw):
-            raise ValueError("请求内容含有不允许的字符或嵌套过深")
-        return data
 
 
 class MaterialIn(In):
@@ -185,7 +146,7 @@ class ClockOut(Schema):
 
 
 class CaseOut(Schema):
-    number: str
+    number: str | None = Field(description="办件编号;草稿(status=draft)尚无编号,为 null")
     status: str
     status_label: str
     item_code: str
@@ -198,7 +159,7 @@ class CaseOut(Schema):
     visit_count: int
     visits_exceeded: bool
     clock: ClockOut
-    url: str
+    url: str | None = Field(description="办件详情的地址;草稿为 null(在网页上继续填写)")
 
 
 class StaffCaseOut(CaseOut):
@@ -318,7 +279,7 @@ class StaffCaseDetailOut(CaseDetailOut):
     visits: list[VisitOut]
 
 
-class TaskOut(Schema):
+class ReviewTaskOut(Schema):
     id: int
     stage: int
     name: str
@@ -332,7 +293,7 @@ class TaskPage(Schema):
     count: int
     page: int
     page_size: int
-    results: list[TaskOut]
+    results: list[ReviewTaskOut]
 
 
 class HandoverOut(Schema):
@@ -368,37 +329,7 @@ class MessagePage(Schema):
     results: list[MessageOut]
 
 
-class ErrorOut(Schema):
-    code: str
-    message: str
-
-
-ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
-
-
 # ----------------------------------------------------------------------------- helpers
-
-def _applicant(request):
-    applicant = getattr(request.auth, "applicant", None)
-    if applicant is None:
-        raise PermissionDenied("请先完成实名登记(居民身份证或统一社会信用代码)", code="applicant_required")
-    return applicant
-
-
-def _staff(request):
-    staff = getattr(request.auth, "staff", None)
-    if staff is None:
-        raise PermissionDenied("仅限工作人员使用", code="staff_only")
-    return staff
-
-
-def _page(qs, page: str, page_size: str):
-    if len(page) > 9 or len(page_size) > 9:
-        raise ValidationError("页码应为正整数", code="invalid_page", field="page")
-    if page.isdigit() and int(page) > MAX_PAGE:
-        raise ValidationError(f"页码不能超过 {MAX_PAGE}", code="invalid_page", field="page")
-    return paginate(qs, page, page_size)
-
 
 def clock_out(case) -> dict:
     c = case_clock.clock(case)
@@ -414,7 +345,7 @@ def case_out(case, *, staff: bool = False) -> dict:
         "item_code": case.item.code, "item_name": case.item.name, "department": case.department.name,
         "submitted_at": case.submitted_at, "accepted_on": case.accepted_on, "decided_on": case.decided_on,
         "approved": case.approved, "visit_count": case.visit_count, "visits_exceeded": case.visits_exceeded,
-        "clock": clock_out(case), "url": prefix + case.number,
+        "clock": clock_out(case), "url": prefix + case.number if case.number else None,  # a draft has no number yet
     }
     if staff:
         out.update({"applicant": case.applicant.name, "channel": case.channel})
@@ -474,10 +405,6 @@ def case_detail(case, *, staff: bool = False) -> dict:
 def event_out(e) -> dict:
     return {"at": e.at, "kind": e.kind, "from_status": e.from_status, "to_status": e.to_status, "actor": e.actor_label,
             "message": scrub(e.message)}  # as in the inbox and the SMS (issue 11)
-
-
-def _page_out(result, rows) -> dict:
-    return {"count": result.paginator.count, "page": result.number, "page_size": result.paginator.per_page, "results": rows}
 
 
 def _pdf(case) -> HttpResponse:
@@ -550,7 +477,6 @@ def application_form(request, item_code: str):
 @router.post("/uploads", response={201: FileOut, **ERRORS}, summary="上传材料文件",
              description="multipart/form-data,字段 file:PDF、JPG、PNG 或 OFD(按内容识别),不超过 20 MB。返回的 id 用于 POST /cases 的 materials 和补正。")
 def upload(request, file: NinjaUploadedFile = File(...)):
-    from . import files
 
     record = files.store_upload(_applicant(request), file, actor=request.auth)
     return Status(201, {"id": record.pk, "name": record.original_name, "content_type": record.content_type, "size": record.size})
@@ -559,7 +485,6 @@ def upload(request, file: NinjaUploadedFile = File(...)):
 @router.get("/files/{file_id}", response={200: None, **ERRORS}, summary="下载材料文件",
             description="本人的文件,或工作人员可见办件的文件;其他一律 404。")
 def download(request, file_id: str):
-    from . import files
 
     return files.download_response(files.open_for(request.auth, file_id[:30]))
 
@@ -827,21 +752,15 @@ def list_tokens(request):
     return [_token_out(t) for t in ApiToken.objects.filter(user=request.auth)[:100]]
 
 
-@router.post("/tokens", response={201: NewTokenOut, **ERRORS, 429: ErrorOut}, auth=[api_auth.session_auth], summary="新建接口令牌",
-             description="仅限网页登录(会话)创建;令牌明文只在此次返回。")
+@router.post("/tokens", response={201: NewTokenOut, **ERRORS, 429: ErrorOut}, auth=[session_auth], summary="新建接口令牌",
+             description="仅限网页登录(会话)创建;令牌明文只在此次返回。有效令牌最多 20 个(400 too_many_tokens)。")
 def create_token(request, body: TokenIn):
     throttle.check_token_creation(request, request.auth)  # 429 when the account or address makes too many
-    if ApiToken.objects.filter(user=request.auth, revoked=False).count() >= 20:
-        raise ValidationError("有效令牌最多 20 个,请先吊销不用的令牌", code="too_many_tokens")
-    token = api_auth.issue_token(request.auth, body.name)
-    row = ApiToken.objects.get(key_hash=api_auth.hash_token(token))
+    token = core_services.issue_token(request.auth, body.name)
+    row = ApiToken.objects.get(key_hash=tokens.hash_token(token))
     return Status(201, {**_token_out(row), "token": token})
 
 
 @router.post("/tokens/{token_id}/revoke", response={200: TokenOut, **ERRORS}, summary="吊销接口令牌")
 def revoke_token(request, token_id: PathId):
-    api_auth.revoke_token(token_id, user=request.auth)
-    row = ApiToken.objects.filter(pk=token_id, user=request.auth).first()
-    if row is None:
-        raise NotFound("找不到该令牌", code="token_not_found")
-    return _token_out(row)
+    return _token_out(core_services.revoke_token(token_id, user=request.auth))

@@ -7,6 +7,8 @@ class CasesConfig(AppConfig):
     verbose_name = "办件"
 
     def ready(self):
-        from . import auth
+        from bianmin.core import tokens
 
-        auth.connect_signals()
+        from .models import Applicant
+
+        tokens.connect(Applicant)  # a changed applicant record must not linger in the API token cache

@@ -1,54 +1,63 @@
-"""The seams between case handling and the apps around it. Each has a safe default now and is
-where the licences, credit and notification apps plug in."""
+"""The seams between case handling and the apps around it, as hooks named in settings
+(`BIANMIN_HOOKS`, read by `core.hooks`): the credit app answers the black list and leniency
+questions, licences issues on approval, notifications follow events, without `cases` importing them.
+
+`cases.services` calls the functions below; each asks the hook settings name. The defaults (the
+`default_*` functions here, and `cases.notify.case_event`) are what settings name out of the box.
+"""
 
 from __future__ import annotations
 
-import logging
+from bianmin.core import hooks
 
-log = logging.getLogger(__name__)
 
+# -- what services call ----------------------------------------------------------------------------
 
 def is_blacklisted(applicant) -> bool:
-    """容缺受理 is not for applicants on a credit black list. The credit app answers this when it exists."""
-    return False
+    """On a credit black list (失信联合惩戒, T10/T11)? Answered by hook "is_blacklisted"."""
+    return bool(hooks.get("is_blacklisted")(applicant))
+
+
+def may_have_pending_acceptance(applicant) -> bool:
+    """容缺受理 for this applicant? Hook "may_have_pending_acceptance" (default: unless black-listed). T10"""
+    return bool(hooks.get("may_have_pending_acceptance")(applicant))
+
+
+def may_make_commitment(applicant) -> bool:
+    """告知承诺 for this applicant? Hook "may_make_commitment" (default: unless black-listed). T10"""
+    return bool(hooks.get("may_make_commitment")(applicant))
 
 
 def supervising_department(case):
-    """谁审批谁监管: by default the department whose item it is (or was, for an approval bureau)."""
-    return case.item.origin_department or case.department
+    """谁审批谁监管: the department a decided case is handed over to (hook "supervising_department"). T13"""
+    return hooks.get("supervising_department")(case)
 
 
-def on_approved(case):
-    """An approved item whose result is a licence (item.result_licence_type names a LicenceType) has it
-    issued to the applicant, signed by the deciding department's seal, in the decision's transaction.
-    Returns the licence, or None when the item's result is no licence."""
-    code = case.item.result_licence_type
-    if not code:
-        return None
-    from bianmin.licences import services as licence_services
-    from bianmin.licences.models import LicenceType
-
-    licence_type = LicenceType.objects.filter(code=code).first()
-    if licence_type is None:
-        # The catalog checks result_licence_type against the types; one deleted since is logged, not fatal.
-        log.warning("case %s: result licence type %r does not exist; no licence issued", case.number, code)
-        return None
-    applicant = case.applicant
-    surface = {"证照名称": licence_type.name, "办理结果": case.item.result_name or case.item.name,
-               "持证主体": applicant.name, "办件编号": case.number}
-    if applicant.legal_representative:
-        surface["法定代表人"] = applicant.legal_representative
-    if applicant.address:
-        surface["住所"] = applicant.address
-    return licence_services.issue_licence(
-        licence_type=licence_type, holder_name=applicant.name, holder_id_number=applicant.id_number,
-        issuer=case.department, issued_on=case.decided_on, surface=surface, case_number=case.number,
-        region_code=case.item.region_id, actor=None,
-    )
+def on_approved(case) -> None:
+    """Inside the decision's transaction, after an approval: every listener of "on_approved" (licences
+    issues the result licence)."""
+    for listener in hooks.listeners("on_approved"):
+        listener(case)
 
 
 def after_event(case, event) -> None:
-    """Tell the applicant about the events they care about (after the transaction commits)."""
-    from . import notify
+    """After every written case event (inside its transaction): every listener of "after_event"."""
+    for listener in hooks.listeners("after_event"):
+        listener(case, event)
 
-    notify.case_event(case, event)
+
+# -- the defaults settings name ----------------------------------------------------------------------
+
+def default_is_blacklisted(applicant) -> bool:
+    """No credit app yet: nobody is on the black list."""
+    return False
+
+
+def default_leniency(applicant) -> bool:
+    """容缺 and 告知承诺 are for applicants who are not black-listed."""
+    return not is_blacklisted(applicant)
+
+
+def default_supervising_department(case):
+    """By default the department whose item it is (or was, for an approval bureau)."""
+    return case.item.origin_department or case.department

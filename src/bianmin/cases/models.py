@@ -322,22 +322,3 @@ class OutboxMessage(models.Model):
     class Meta:
         ordering = ["id"]
         verbose_name = verbose_name_plural = "待发消息"
-
-
-class ApiToken(models.Model):
-    """A personal bearer token for the API (kiosks, mobile apps, load tests). Only the SHA-256 of the
-    token is stored; the token itself is shown once, when `auth.issue_token` makes it."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens", verbose_name="账号")
-    name = models.CharField("用途", max_length=100)
-    key_hash = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField("创建时间", auto_now_add=True)
-    last_used_at = models.DateTimeField("最近使用", null=True, blank=True)
-    revoked = models.BooleanField("已吊销", default=False)
-
-    class Meta:
-        ordering = ["-id"]
-        verbose_name = verbose_name_plural = "接口令牌"
-
-    def __str__(self):
-        return f"{self.name}({self.user})"

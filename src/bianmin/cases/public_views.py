@@ -71,6 +71,9 @@ def _domain_error(request, exc: DomainError):
     return _error_page(request, exc.status, STATUS_TITLES.get(exc.status, "请求无效"), exc.message)
 
 
+domain_error_page = _domain_error  # public: the pages of the apps above cases answer domain errors alike
+
+
 def _safe_next(request, default: str = "/my/") -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):

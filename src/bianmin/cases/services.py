@@ -534,6 +534,8 @@ def _material_rows(case: Case, provided: dict, *, final: bool) -> list[tuple]:
         if files:
             state = CaseMaterial.State.PROVIDED
         elif given.get("commitment") and m.commitment_allowed:
+            if not hooks.may_make_commitment(case.applicant):
+                raise PermissionDenied("申请人被列入失信名单或信用状况不符,不适用告知承诺", code="blacklisted", field="materials")
             state = CaseMaterial.State.COMMITMENT
         elif given.get("commitment"):
             raise ValidationError(f"“{m.name}”不适用告知承诺", code="commitment_not_allowed", field="materials")
@@ -899,7 +901,7 @@ def accept_case(case: Case, *, actor, pending_material_ids=()) -> Case:
     _check(case, action)
     staff = _clerk_for(case, actor)
     if pending_material_ids:
-        if hooks.is_blacklisted(case.applicant):
+        if not hooks.may_have_pending_acceptance(case.applicant):
             raise PermissionDenied("申请人被列入失信名单,不适用容缺受理", code="blacklisted")
         pending = list(case.materials.filter(pk__in=pending_material_ids).select_related("material"))
         if len(pending) != len(set(pending_material_ids)):

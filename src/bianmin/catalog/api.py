@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ninja import Router, Schema
 
+from bianmin.core.api import errors
 from bianmin.core.errors import NotFound
 
 from . import selectors
@@ -98,7 +99,7 @@ class CancelledProofOut(Schema):
     cancelled_on: str
 
 
-@router.get("/items", response=ItemPage, summary="检索事项", description=(
+@router.get("/items", response={200: ItemPage, **errors(400)}, summary="检索事项", description=(
     "q 支持中文词、拼音全拼与首字母(如 bdcdj)和事项编码;筛选:department、region、level、audience、kind、theme、"
     "immediate/online/nearby/one_visit(1 或 0)。分页:page、page_size(不超过 100)。"))
 def list_items(request, q: str = "", department: str = "", region: str = "", level: str = "", audience: str = "",
@@ -113,7 +114,7 @@ def list_items(request, q: str = "", department: str = "", region: str = "", lev
     }
 
 
-@router.get("/items/{code}", response=ItemDetailOut, summary="事项办事指南")
+@router.get("/items/{code}", response={200: ItemDetailOut, **errors(404)}, summary="事项办事指南")
 def get_item(request, code: str):
     item = selectors.item_detail(code[:80])
     if item is None:
@@ -135,12 +136,12 @@ def get_item(request, code: str):
     return out
 
 
-@router.get("/proofs", response=list[ProofOut], summary="保留证明事项清单")
+@router.get("/proofs", response={200: list[ProofOut], **errors()}, summary="保留证明事项清单")
 def list_proofs(request):
     return list(Proof.objects.filter(is_retained=True).values("id", "name", "legal_basis", "requesting_unit", "issuing_unit", "guide"))
 
 
-@router.get("/proofs/cancelled", response=list[CancelledProofOut], summary="已取消证明事项")
+@router.get("/proofs/cancelled", response={200: list[CancelledProofOut], **errors()}, summary="已取消证明事项")
 def list_cancelled_proofs(request):
     return [
         {"id": p.id, "name": p.name, "requesting_unit": p.requesting_unit, "reason": p.reason,

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header, urlencode
 from django.views.decorators.http import require_http_methods, require_POST
 
+from bianmin.core import xlsx
 from bianmin.core.errors import DomainError, ValidationError
 from bianmin.org.models import Department, Level, Role
 
@@ -358,7 +359,7 @@ def item_edit(request, pk=None):
 @catalog_console
 @require_http_methods(["GET", "HEAD", "POST"])
 def item_import(request):
-    ctx = {"max_mb": excel.MAX_FILE_BYTES // 1024 // 1024, "max_rows": excel.MAX_ITEM_ROWS, "dry_run": False, "nav": "import"}
+    ctx = {"max_mb": xlsx.MAX_FILE_BYTES // 1024 // 1024, "max_rows": excel.MAX_ITEM_ROWS, "dry_run": False, "nav": "import"}
     if request.method != "POST":
         return render(request, "catalog/console/import.html", ctx)
     upload = request.FILES.get("file")
@@ -366,7 +367,7 @@ def item_import(request):
     error = None
     if upload is None:
         error = "请选择要导入的 .xlsx 文件"
-    elif upload.size > excel.MAX_FILE_BYTES:
+    elif upload.size > xlsx.MAX_FILE_BYTES:
         error = f"文件超过 {ctx['max_mb']} MB,请拆分后分批导入"
     elif upload.size == 0:
         error = "文件是空的,请选择导出的 .xlsx 文件"
@@ -374,7 +375,7 @@ def item_import(request):
         head = upload.read(8)  # by content, not by name
         upload.seek(0)
         try:
-            excel.check_magic(head)
+            xlsx.check_magic(head)
         except ValidationError as exc:
             error = exc.message
     if error:

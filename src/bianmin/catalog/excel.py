@@ -26,11 +26,8 @@ no_rows, too_many_rows, import_failed.
 
 from __future__ import annotations
 
-import datetime as dt
-import io
 import logging
 import re
-import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -38,7 +35,9 @@ from django.db import DatabaseError, transaction
 from django.db.models import Count, Prefetch, QuerySet
 from django.db.models.functions import Upper
 
+from bianmin.core import xlsx
 from bianmin.core.errors import DomainError, ValidationError
+from bianmin.core.xlsx import Column, read_upload
 from bianmin.org.models import Department, Hall, Level
 
 from . import services
@@ -50,36 +49,18 @@ ITEM_SHEET = "事项"
 MATERIAL_SHEET = "申请材料"
 HELP_SHEET = "填写说明"
 
-MAX_FILE_BYTES = 10 * 1024 * 1024          # the upload itself
-MAX_UNCOMPRESSED_BYTES = 300 * 1024 * 1024  # what the zip may unpack to (zip bombs)
 MAX_ITEM_ROWS = 20_000
 MAX_MATERIAL_ROWS = 100_000
-MAX_SCANNED_ROWS = 250_000                  # rows looked at, blank ones included
-MAX_COLUMNS = 80
-HEADER_SEARCH_ROWS = 5                      # the header may sit below a title row or two
 EXPORT_CHUNK = 500
 
-YES = {"是", "y", "yes", "true", "1", "√", "✓", "on", "有"}
-NO = {"否", "n", "no", "false", "0", "×", "✗", "off", "无", "不是"}
 STATUS_LABELS = {label: code for code, label in ServiceItem.Status.choices}
 LEVEL_LABELS = dict(Level.choices)
 LIST_SPLIT = re.compile(r"[、,,;;\s]+")
 LINE_SPLIT = re.compile(r"[\n;;]+")
-ILLEGAL_XML = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 
 DEFAULT_REASON = "Excel 导入"
 PUBLISH_REASON = "Excel 导入发布"
 WITHDRAW_REASON = "Excel 导入撤回"
-
-
-@dataclass(frozen=True)
-class Column:
-    header: str
-    field: str
-    kind: str = "text"   # text, int, bool, choice, status, department, region, levels, themes, halls, proofs, reason
-    width: int = 14
-    required: bool = False
-    note: str = ""
 
 
 ITEM_COLUMNS = [
@@ -136,15 +117,7 @@ TEXT_FIELDS = set(services.TEXT_FIELDS)
 
 # ---------------------------------------------------------------------------------------------- export
 
-def _safe(value):
-    """Text as a cell takes it: control characters that XML cannot hold are dropped."""
-    if isinstance(value, str):
-        return ILLEGAL_XML.sub("", value)
-    return value
-
-
-def _yes_no(value: bool) -> str:
-    return "是" if value else "否"
+_yes_no = xlsx.yes_no_word
 
 
 def _department_cell(dept: Department | None, ambiguous: set[str]) -> str:
@@ -198,42 +171,6 @@ def _with_relations(qs: QuerySet[ServiceItem]) -> QuerySet[ServiceItem]:
     )
 
 
-def _sheet(wb, title, columns):
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
-
-    ws = wb.create_sheet(title)
-    ws.freeze_panes = "B2" if columns[0].field != "item_code" else "A2"
-    for i, col in enumerate(columns, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = col.width
-    header = []
-    for col in columns:
-        cell = WriteOnlyCell(ws, value=col.header)
-        cell.font = Font(bold=True)
-        cell.fill = PatternFill("solid", fgColor="DDE6F0")
-        cell.alignment = Alignment(vertical="center", wrap_text=True)
-        header.append(cell)
-    ws.append(header)
-    return ws
-
-
-def _append(ws, columns, row: dict):
-    from openpyxl.cell import WriteOnlyCell
-
-    cells = []
-    for col in columns:
-        value = _safe(row.get(col.field))
-        if isinstance(value, str):
-            # Force text: a value that starts with "=" must stay text, never become a formula.
-            cell = WriteOnlyCell(ws, value=value)
-            cell.data_type = "s"
-            cells.append(cell)
-        else:
-            cells.append(value)
-    ws.append(cells)
-
-
 def export_catalog(fh, qs: QuerySet[ServiceItem] | None = None) -> int:
     """Write the items (all statuses, or the queryset given) to `fh` as .xlsx; return how many."""
     from openpyxl import Workbook
@@ -243,18 +180,18 @@ def export_catalog(fh, qs: QuerySet[ServiceItem] | None = None) -> int:
     ambiguous = _ambiguous_department_names()
 
     wb = Workbook(write_only=True)
-    items_ws = _sheet(wb, ITEM_SHEET, ITEM_COLUMNS)
+    items_ws = xlsx.add_sheet(wb, ITEM_SHEET, ITEM_COLUMNS, freeze="B2")
     materials: list[dict] = []
     for start in range(0, len(ids), EXPORT_CHUNK):
         chunk = ids[start:start + EXPORT_CHUNK]
         for item in _with_relations(ServiceItem.objects.filter(pk__in=chunk)).order_by("id"):
-            _append(items_ws, ITEM_COLUMNS, item_row(item, ambiguous))
+            xlsx.append_row(items_ws, ITEM_COLUMNS, item_row(item, ambiguous))
             materials.extend(material_row(item, m) for m in item.materials.all())
     if ids:
         items_ws.auto_filter.ref = f"A1:{_letter(len(ITEM_COLUMNS))}{len(ids) + 1}"
-    materials_ws = _sheet(wb, MATERIAL_SHEET, MATERIAL_COLUMNS)
+    materials_ws = xlsx.add_sheet(wb, MATERIAL_SHEET, MATERIAL_COLUMNS, freeze="A2")
     for row in materials:
-        _append(materials_ws, MATERIAL_COLUMNS, row)
+        xlsx.append_row(materials_ws, MATERIAL_COLUMNS, row)
 
     help_ws = wb.create_sheet(HELP_SHEET)
     help_ws.column_dimensions["A"].width = 12
@@ -269,7 +206,7 @@ def export_catalog(fh, qs: QuerySet[ServiceItem] | None = None) -> int:
         "按“实施编码”匹配:已有的事项更新,新的编码新建事项。",
         "任一行有误则整个文件都不导入,并逐行列出错误;改正后重新导入即可。",
         "“申请材料”表列出每个事项的全部材料,按行的先后排序;导入后事项的材料与表中一致。",
-        f"每个文件最多 {MAX_ITEM_ROWS} 个事项、{MAX_MATERIAL_ROWS} 条材料,文件不超过 {MAX_FILE_BYTES // 1024 // 1024} MB。",
+        f"每个文件最多 {MAX_ITEM_ROWS} 个事项、{MAX_MATERIAL_ROWS} 条材料,文件不超过 {xlsx.MAX_FILE_BYTES // 1024 // 1024} MB。",
     ):
         help_ws.append(["", "", line])
     wb.save(fh)
@@ -321,191 +258,12 @@ class ImportResult:
                 f"新建 {self.created} 个、更新 {self.updated} 个、{self.unchanged} 个不变。{extra}")
 
 
-@dataclass
-class _Row:
-    sheet: str
-    line: int
-    values: dict[str, object]          # field -> raw cell value, only for the columns present
-    letters: dict[str, str]            # field -> column letter
-
-    def where(self) -> str:
-        return f"{self.sheet}!第{self.line}行"
-
-
 class _Rollback(Exception):
     pass
 
 
 def _fail(message: str, code: str, **kw) -> ValidationError:
     return ValidationError(message, code=code, **kw)
-
-
-def read_upload(fh) -> bytes:
-    """The file's bytes, after the checks any upload gets: size, emptiness, and that it is really an .xlsx (zip)."""
-    try:
-        if hasattr(fh, "seek"):
-            try:
-                fh.seek(0)
-            except Exception:  # noqa: BLE001 - unseekable streams are read as they are
-                pass
-        data = fh.read(MAX_FILE_BYTES + 1)
-    except Exception as exc:  # noqa: BLE001 - an unreadable upload is the user's problem, not a 500
-        log.info("excel upload unreadable: %r", exc)
-        raise _fail("无法读取上传的文件", "invalid_file") from None
-    if isinstance(data, str):
-        raise _fail("文件应以二进制方式打开(.xlsx)", "invalid_file")
-    if not data:
-        raise _fail("文件是空的,请选择导出的 .xlsx 文件", "empty_file")
-    if len(data) > MAX_FILE_BYTES:
-        raise _fail(f"文件超过 {MAX_FILE_BYTES // 1024 // 1024} MB,请拆分后分批导入", "file_too_large")
-    check_xlsx_bytes(data)
-    return data
-
-
-def check_magic(head: bytes) -> None:
-    """The first bytes of an .xlsx are a zip's (PK\\x03\\x04), whatever the file is called."""
-    if head[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        raise _fail("这是旧版 Excel(.xls)或加密的文件,请在 Excel 中“另存为” .xlsx(不设密码)后再导入", "invalid_file")
-    if head[:4] != b"PK\x03\x04":
-        raise _fail("文件不是 Excel 工作簿(.xlsx):请上传由本系统导出或 Excel 保存的 .xlsx 文件,不要只改扩展名", "invalid_file")
-
-
-def check_xlsx_bytes(data: bytes) -> None:
-    """By content, not by name: an .xlsx is a zip holding xl/workbook.xml."""
-    check_magic(data[:8])
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            infos = zf.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
-        raise _fail("文件已损坏,无法作为 .xlsx 打开", "invalid_file") from None
-    names = {i.filename.lower() for i in infos}
-    if "xl/workbook.xml" not in names or "[content_types].xml" not in names:
-        raise _fail("这是压缩文件但不是 Excel 工作簿(.xlsx)", "invalid_file")
-    if sum(i.file_size for i in infos) > MAX_UNCOMPRESSED_BYTES or len(infos) > 10_000:
-        raise _fail("文件解压后过大,请拆分后分批导入", "file_too_large")
-
-
-def _open_workbook(data: bytes):
-    from openpyxl import load_workbook
-
-    try:
-        return load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds; all mean "cannot read this file"
-        log.info("excel workbook unreadable: %r", exc)
-        raise _fail("无法读取 Excel 文件:文件已损坏或不是 .xlsx 格式", "invalid_file") from None
-
-
-def _norm_header(value) -> str:
-    if value is None:
-        return ""
-    return re.sub(r"\s+", "", str(value)).replace("(", "(").replace(")", ")")
-
-
-def _is_blank(value) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _read_sheet(wb, title: str, columns: list[Column], max_rows: int, key_header: str = "实施编码") -> list[_Row]:
-    """The sheet's data rows. The header row is the first of the top HEADER_SEARCH_ROWS rows holding
-    `key_header` (licences/excel.py reads its own sheet with another key column)."""
-    from openpyxl.utils import get_column_letter
-
-    if title not in wb.sheetnames:
-        others = "、".join(f"“{n}”" for n in wb.sheetnames) or "无"
-        raise _fail(f"文件中没有名为“{title}”的工作表(现有工作表:{others})。请使用导出的文件作为模板", "missing_sheet")
-    ws = wb[title]
-    if hasattr(ws, "reset_dimensions"):
-        ws.reset_dimensions()  # do not trust the file's own idea of its size
-    by_header = {_norm_header(c.header): c for c in columns}
-    index: dict[str, int] | None = None
-    rows: list[_Row] = []
-    letters: dict[str, str] = {}
-    try:
-        for line, cells in enumerate(ws.iter_rows(max_col=MAX_COLUMNS, values_only=True), start=1):
-            if line > MAX_SCANNED_ROWS:
-                raise _fail(f"工作表“{title}”超过 {MAX_SCANNED_ROWS} 行,请拆分后分批导入", "too_many_rows")
-            if index is None:
-                if line > HEADER_SEARCH_ROWS:
-                    break
-                found = [(_norm_header(v), i) for i, v in enumerate(cells)]
-                if not any(h == key_header for h, _ in found):
-                    continue
-                index = {}
-                for h, i in found:
-                    col = by_header.get(h)
-                    if col is None:
-                        continue
-                    if col.field in index:
-                        raise _fail(f"工作表“{title}”的第 {line} 行有两列都叫“{col.header}”", "duplicate_header")
-                    index[col.field] = i
-                    letters[col.field] = get_column_letter(i + 1)
-                missing = [c.header for c in columns if c.required and c.field not in index]
-                if missing:
-                    raise _fail(f"工作表“{title}”缺少必需的列:{'、'.join(missing)}", "missing_header")
-                continue
-            values = {f: (cells[i] if i < len(cells) else None) for f, i in index.items()}
-            if all(_is_blank(v) for v in values.values()):
-                continue  # blank, or something only in columns the import does not read
-            if len(rows) >= max_rows:
-                raise _fail(f"工作表“{title}”超过 {max_rows} 行数据,请拆分后分批导入", "too_many_rows")
-            rows.append(_Row(title, line, values, letters))
-    except DomainError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - lazily parsed sheet XML may be broken
-        log.info("excel sheet %s unreadable: %r", title, exc)
-        raise _fail(f"工作表“{title}”已损坏,无法读取", "invalid_file") from None
-    if index is None:
-        needed = "、".join(c.header for c in columns if c.required)
-        raise _fail(f"工作表“{title}”的前 {HEADER_SEARCH_ROWS} 行中找不到表头(应有:{needed})", "missing_header")
-    return rows
-
-
-# -- cell parsing: text, numbers, yes/no and names; the rules themselves are save_item's -------------
-
-def _text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M" if (value.hour or value.minute) else "%Y-%m-%d")
-    if isinstance(value, (dt.date, dt.time)):
-        return value.isoformat()
-    return str(value).strip()
-
-
-class _CellError(Exception):
-    def __init__(self, message: str, code: str = "invalid"):
-        super().__init__(message)
-        self.message = message
-        self.code = code
-
-
-def _int(value):
-    """A whole number as save_item takes it: numbers, or text it parses itself. Dates are refused here,
-    because Excel turns 5/1 into a date and the number behind it would be silently wrong."""
-    if isinstance(value, (dt.datetime, dt.date, dt.time, dt.timedelta)):
-        raise _CellError("应填写整数,单元格却是日期或时间格式(请把单元格格式改为“常规”或“数值”)", "not_integer")
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        return value.strip()
-    return value
-
-
-def _bool(value) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)) and value in (0, 1):
-        return bool(value)
-    text = _text(value).lower()
-    if text in YES:
-        return True
-    if text in NO:
-        return False
-    raise _CellError(f"应填“是”或“否”,收到“{_text(value)[:20]}”", "not_yes_no")
 
 
 class _Refs:
@@ -534,7 +292,7 @@ class _Refs:
     def department(self, value):
         """A department by USCC or unique name; anything else goes to save_item as typed, which
         reports an unknown name, or a name two regions share (then the USCC is needed)."""
-        text = _text(value)
+        text = xlsx.text(value)
         found = self.depts_by_uscc.get(text.upper())
         if found is None and len(self.depts_by_name.get(text, [])) == 1:
             found = self.depts_by_name[text][0]
@@ -542,7 +300,7 @@ class _Refs:
 
     def themes(self, value) -> list[str]:
         out = []
-        for token in LIST_SPLIT.split(_text(value)):
+        for token in LIST_SPLIT.split(xlsx.text(value)):
             if not token:
                 continue
             if token not in self.theme_codes and len(self.themes_by_name.get(token, [])) == 1:
@@ -552,22 +310,22 @@ class _Refs:
 
     def halls(self, value) -> list[int]:
         out = []
-        for token in (t.strip() for t in LINE_SPLIT.split(_text(value))):
+        for token in (t.strip() for t in LINE_SPLIT.split(xlsx.text(value))):
             if not token:
                 continue
             ids = self.halls_by_name.get(token, [])
             if len(ids) == 1:
                 out.append(ids[0])
             elif len(ids) > 1:
-                raise _CellError(f"有多个大厅叫“{token}”,请改填大厅编号", "ambiguous_hall")
+                raise xlsx.CellError(f"有多个大厅叫“{token}”,请改填大厅编号", "ambiguous_hall")
             elif token.isdigit() and int(token) in self.hall_ids:
                 out.append(int(token))
             else:
-                raise _CellError(f"找不到大厅“{token}”", "unknown_hall")
+                raise xlsx.CellError(f"找不到大厅“{token}”", "unknown_hall")
         return out
 
     def proofs(self, value) -> list:
-        return [self.proofs_by_name.get(t, t) for t in (t.strip() for t in LINE_SPLIT.split(_text(value))) if t]
+        return [self.proofs_by_name.get(t, t) for t in (t.strip() for t in LINE_SPLIT.split(xlsx.text(value))) if t]
 
 
 def _same_text(new: str, old: str) -> bool:
@@ -590,7 +348,7 @@ def _existing_data(item: ServiceItem) -> dict[str, object]:
     return data
 
 
-def _parse_item(row: _Row, refs: _Refs, existing: ServiceItem | None, errors: list[dict]) -> tuple[dict, str | None, str]:
+def _parse_item(row: xlsx.Row, refs: _Refs, existing: ServiceItem | None, errors: list[dict]) -> tuple[dict, str | None, str]:
     """A 事项 row as save_item's input. Returns (data, wanted status or None, reason)."""
     data = _existing_data(existing) if existing is not None else {}
     status = None
@@ -603,10 +361,10 @@ def _parse_item(row: _Row, refs: _Refs, existing: ServiceItem | None, errors: li
             if col.kind == "department":
                 data[col.field] = refs.department(value)
             elif col.kind in ("int", "bool"):
-                if _is_blank(value):
+                if xlsx.is_blank(value):
                     data.pop(col.field, None)  # empty: save_item's default (or its "不能为空")
                 else:
-                    data[col.field] = _int(value) if col.kind == "int" else _bool(value)
+                    data[col.field] = xlsx.integer(value) if col.kind == "int" else xlsx.boolean(value)
             elif col.kind == "themes":
                 data[col.field] = refs.themes(value)
             elif col.kind == "halls":
@@ -614,25 +372,25 @@ def _parse_item(row: _Row, refs: _Refs, existing: ServiceItem | None, errors: li
             elif col.kind == "proofs":
                 data[col.field] = refs.proofs(value)
             elif col.kind == "status":
-                text = _text(value)
+                text = xlsx.text(value)
                 if text:
                     status = STATUS_LABELS.get(text, text if text in ServiceItem.Status.values else None)
                     if status is None:
-                        raise _CellError(f"“{text[:20]}”不是有效的状态(草稿、已发布、已撤回)", "invalid_choice")
+                        raise xlsx.CellError(f"“{text[:20]}”不是有效的状态(草稿、已发布、已撤回)", "invalid_choice")
             elif col.kind == "reason":
-                reason = _text(value)[:300]
+                reason = xlsx.text(value)[:300]
             else:  # text, choice, region, levels: save_item parses them
-                text = _text(value)
+                text = xlsx.text(value)
                 if existing is not None and col.field in TEXT_FIELDS and _same_text(text, getattr(existing, col.field)):
                     text = getattr(existing, col.field)
                 data[col.field] = text
-        except _CellError as exc:
+        except xlsx.CellError as exc:
             data.pop(col.field, None)
-            errors.append(_detail(row, col.field, ITEM_HEADERS, exc.message, exc.code))
+            errors.append(xlsx.error_entry(row, col.field, ITEM_HEADERS, exc.message, exc.code))
     return data, status, reason
 
 
-def _parse_material(row: _Row, refs: _Refs, errors: list[dict]) -> dict:
+def _parse_material(row: xlsx.Row, refs: _Refs, errors: list[dict]) -> dict:
     data: dict[str, object] = {}
     for col in MATERIAL_COLUMNS[1:]:
         if col.field not in row.values:
@@ -640,38 +398,28 @@ def _parse_material(row: _Row, refs: _Refs, errors: list[dict]) -> dict:
         value = row.values[col.field]
         try:
             if col.kind == "bool":
-                if not _is_blank(value):
-                    data[col.field] = _bool(value)
+                if not xlsx.is_blank(value):
+                    data[col.field] = xlsx.boolean(value)
             elif col.kind == "int":
-                if not _is_blank(value):
-                    data[col.field] = _int(value)
+                if not xlsx.is_blank(value):
+                    data[col.field] = xlsx.integer(value)
             elif col.kind == "proofs":
                 found = refs.proofs(value)
                 if len(found) > 1:
-                    raise _CellError("每条材料只能对应一项证明", "invalid")
+                    raise xlsx.CellError("每条材料只能对应一项证明", "invalid")
                 data[col.field] = found[0] if found else None
             else:
-                data[col.field] = _text(value)
-        except _CellError as exc:
-            errors.append(_detail(row, col.field, MATERIAL_HEADERS, exc.message, exc.code))
+                data[col.field] = xlsx.text(value)
+        except xlsx.CellError as exc:
+            errors.append(xlsx.error_entry(row, col.field, MATERIAL_HEADERS, exc.message, exc.code))
     return data
-
-
-def _detail(row: _Row, field_name: str | None, headers: dict[str, str], message: str, code: str = "invalid") -> dict:
-    header = headers.get(field_name or "", "")
-    letter = row.letters.get(field_name or "", "")
-    return {
-        "row": row.where(), "sheet": row.sheet, "line": row.line, "field": header,
-        "cell": f"{letter}{row.line}" if letter else "", "code": code,
-        "message": f"{header}:{message}" if header else message,
-    }
 
 
 _MATERIAL_ERROR_COLUMN = {"required": "name", "too_long": "name", "invalid_choice": "form",
                           "pending_not_required": "pending_allowed", "not_integer": "copies"}
 
 
-def _service_errors(exc: DomainError, row: _Row, materials: list[tuple[_Row, dict]], errors: list[dict]) -> None:
+def _service_errors(exc: DomainError, row: xlsx.Row, materials: list[tuple[xlsx.Row, dict]], errors: list[dict]) -> None:
     """Place each of save_item's errors on the sheet, row and column it came from."""
     details = exc.details or [{"field": exc.field, "code": exc.code, "message": exc.message}]
     for d in details:
@@ -695,16 +443,16 @@ def _service_errors(exc: DomainError, row: _Row, materials: list[tuple[_Row, dic
                 if m:
                     target = next((r for r, md in materials if md.get("name") == m.group(1)), None)
             if target is not None:
-                errors.append(_detail(target, _MATERIAL_ERROR_COLUMN.get(code, "name"), MATERIAL_HEADERS, message, code))
+                errors.append(xlsx.error_entry(target, _MATERIAL_ERROR_COLUMN.get(code, "name"), MATERIAL_HEADERS, message, code))
                 continue
         if fname == "proofs":
             m = re.search(r"“(.+?)”", message)
             if m:
-                target = next((r for r, md in materials if _text(r.values.get("proof")) == m.group(1)), None)
+                target = next((r for r, md in materials if xlsx.text(r.values.get("proof")) == m.group(1)), None)
             if target is not None:
-                errors.append(_detail(target, "proof", MATERIAL_HEADERS, message, code))
+                errors.append(xlsx.error_entry(target, "proof", MATERIAL_HEADERS, message, code))
                 continue
-        errors.append(_detail(row, fname if fname in ITEM_HEADERS else None, ITEM_HEADERS,
+        errors.append(xlsx.error_entry(row, fname if fname in ITEM_HEADERS else None, ITEM_HEADERS,
                               message if fname in ITEM_HEADERS else (f"{label}:{message}" if label else message), code))
 
 
@@ -726,10 +474,10 @@ def _locked_items(keys: list[str]) -> dict[str, ServiceItem]:
 def import_catalog(fh, actor=None, dry_run: bool = False) -> ImportResult:
     """Import the catalog from an .xlsx file object: all rows or none. See the module's docstring."""
     data = read_upload(fh)
-    wb = _open_workbook(data)
+    wb = xlsx.open_workbook(data)
     try:
-        item_rows = _read_sheet(wb, ITEM_SHEET, ITEM_COLUMNS, MAX_ITEM_ROWS)
-        material_rows = _read_sheet(wb, MATERIAL_SHEET, MATERIAL_COLUMNS, MAX_MATERIAL_ROWS)
+        item_rows = xlsx.read_sheet(wb, ITEM_SHEET, ITEM_COLUMNS, MAX_ITEM_ROWS, key_header="实施编码")
+        material_rows = xlsx.read_sheet(wb, MATERIAL_SHEET, MATERIAL_COLUMNS, MAX_MATERIAL_ROWS, key_header="实施编码")
     finally:
         try:
             wb.close()
@@ -743,23 +491,23 @@ def import_catalog(fh, actor=None, dry_run: bool = False) -> ImportResult:
 
     # Which rows are which items: codes must be unique within the file.
     first_line: dict[str, int] = {}
-    rows_by_code: list[tuple[str, _Row]] = []
+    rows_by_code: list[tuple[str, xlsx.Row]] = []
     for row in item_rows:
-        code = _text(row.values.get("code"))
+        code = xlsx.text(row.values.get("code"))
         key = code.upper()
         if key in first_line:
-            errors.append(_detail(row, "code", ITEM_HEADERS, f"实施编码“{code}”与第 {first_line[key]} 行重复", "duplicate_in_file"))
+            errors.append(xlsx.error_entry(row, "code", ITEM_HEADERS, f"实施编码“{code}”与第 {first_line[key]} 行重复", "duplicate_in_file"))
             continue
         if key:
             first_line[key] = row.line
         rows_by_code.append((key, row))
-    materials_by_code: dict[str, list[tuple[_Row, dict]]] = defaultdict(list)
+    materials_by_code: dict[str, list[tuple[xlsx.Row, dict]]] = defaultdict(list)
     for row in material_rows:
-        code = _text(row.values.get("item_code"))
+        code = xlsx.text(row.values.get("item_code"))
         if not code:
-            errors.append(_detail(row, "item_code", MATERIAL_HEADERS, "不能为空", "required"))
+            errors.append(xlsx.error_entry(row, "item_code", MATERIAL_HEADERS, "不能为空", "required"))
         elif code.upper() not in first_line:
-            errors.append(_detail(row, "item_code", MATERIAL_HEADERS, f"“{code}”不在“事项”表中", "unknown_item"))
+            errors.append(xlsx.error_entry(row, "item_code", MATERIAL_HEADERS, f"“{code}”不在“事项”表中", "unknown_item"))
         else:
             materials_by_code[code.upper()].append((row, _parse_material(row, refs, errors)))
 
@@ -793,7 +541,7 @@ def _import_row(row, item, materials, refs, actor, errors, result) -> None:
     data["materials"] = mats
     errors.extend(parse_errors)
     if item is not None and status == ServiceItem.Status.DRAFT and item.status != ServiceItem.Status.DRAFT:
-        errors.append(_detail(row, "status", ITEM_HEADERS, f"“{item.get_status_display()}”的事项不能改回草稿;如需下线请填“已撤回”", "invalid_transition"))
+        errors.append(xlsx.error_entry(row, "status", ITEM_HEADERS, f"“{item.get_status_display()}”的事项不能改回草稿;如需下线请填“已撤回”", "invalid_transition"))
     # save_item still checks the rest of the row; what it says about cells that failed to parse is dropped.
     reported = {e["field"] for e in parse_errors if e["line"] == row.line and e["sheet"] == row.sheet}
 
@@ -817,7 +565,7 @@ def _import_row(row, item, materials, refs, actor, errors, result) -> None:
         return
     except DatabaseError as exc:
         log.warning("excel import row %s refused by the database: %r", row.where(), exc)
-        errors.append(_detail(row, None, ITEM_HEADERS, "数据库拒绝保存这一行,请检查内容是否过长或格式异常", "database_error"))
+        errors.append(xlsx.error_entry(row, None, ITEM_HEADERS, "数据库拒绝保存这一行,请检查内容是否过长或格式异常", "database_error"))
         return
     result.materials += len(mats)
     if item is None:

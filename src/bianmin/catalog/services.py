@@ -14,7 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from bianmin.core import audit
+from bianmin.core import audit, xlsx
 from bianmin.core.errors import NotFound, PermissionDenied, ValidationError
 from bianmin.org.models import Department, Hall, Level, Region, Role
 
@@ -59,20 +59,15 @@ def _as_int(errors, data, field, lo=0, hi=32767, default=None):
     return number
 
 
-TRUE_WORDS = {"1", "true", "yes", "y", "是", "√", "on"}
-FALSE_WORDS = {"", "0", "false", "no", "n", "否", "×", "off", "none"}
-
-
 def _as_bool(errors, field, value, label="") -> bool:
-    """Yes/no from a form, JSON or an Excel cell; anything else is an error, never a silent no."""
-    if isinstance(value, bool):
-        return value
-    word = str(value if value is not None else "").strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word not in FALSE_WORDS:
+    """Yes/no from a form, JSON or an Excel cell (the words of `core.xlsx.yes_no`; blank is no);
+    anything else is an error, never a silent no."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return False
+    answer = xlsx.yes_no(value)
+    if answer is None:
         _add(errors, field, f"{label}应填“是”或“否”,收到“{str(value)[:20]}”", "not_boolean")
-    return False
+    return bool(answer)
 
 
 def _choice(errors, data, field, choices, labels=None):

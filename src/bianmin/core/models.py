@@ -73,3 +73,39 @@ class Sequence(models.Model):
 
     class Meta:
         verbose_name = verbose_name_plural = "编号序列"
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        """A bulk update (a revocation by any path: admin action, shell, another service) drops the
+        cached entries of the tokens it touches, so that no process keeps honouring them. Stamping
+        `last_used_at` alone leaves the cache be: authentication does that once a minute."""
+        if set(kwargs) - {"last_used_at"}:
+            from . import tokens
+
+            tokens.forget(list(self.values_list("key_hash", flat=True)))
+        return super().update(**kwargs)
+
+
+class ApiToken(models.Model):
+    """A personal bearer token for the API (kiosks, mobile apps, load tests). Only the SHA-256 of the
+    token is stored; the token itself is shown once, when `core.services.issue_token` makes it.
+
+    Moved from the cases app (state only): the table keeps its name."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens", verbose_name="账号")
+    name = models.CharField("用途", max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    last_used_at = models.DateTimeField("最近使用", null=True, blank=True)
+    revoked = models.BooleanField("已吊销", default=False)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        db_table = "cases_apitoken"
+        ordering = ["-id"]
+        verbose_name = verbose_name_plural = "接口令牌"
+
+    def __str__(self):
+        return f"{self.name}({self.user})"

@@ -12,14 +12,11 @@ from datetime import date, datetime
 from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema
 
+from bianmin.core.api import errors
+
 from . import identifiers, services
 
 router = Router(tags=["电子证照"])
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
 
 
 class VerificationOut(Schema):
@@ -46,7 +43,7 @@ class VerificationOut(Schema):
     checked_on: date
 
 
-@router.get("/licences/verify", auth=None, response={200: VerificationOut, 400: ErrorOut, 404: ErrorOut},
+@router.get("/licences/verify", auth=None, response={200: VerificationOut, **errors(400, 404, 422)},
             summary="核验电子证照", operation_id="verify_licence")
 def verify(request, response: HttpResponse, identifier: str = Query(..., max_length=identifiers.MAX_LENGTH * 4,
                                                                       description="证照标识")):

@@ -126,10 +126,12 @@ def _issue(licence_type, applicant, issuer, issued_on, counts, **extra) -> None:
     counts[licence_type.name] = counts.get(licence_type.name, 0) + 1
 
 
-def load() -> dict[str, int]:
-    """Create what is missing; return counts created by kind. Safe to run at every start."""
-    from bianmin.cases.models import Applicant
+def load(*, people=(), firms=()) -> dict[str, int]:
+    """Create what is missing; return counts created by kind. Safe to run at every start.
 
+    people, firms: the demo's applicants (anything with name, id_number, legal_representative), the
+    first 6 natural and 4 legal persons given licences. The caller picks them: applicants are the
+    cases app's, above licences."""
     from . import services
 
     counts = {"证照类型": load_types()}
@@ -137,8 +139,7 @@ def load() -> dict[str, int]:
     if len(types) < 3 or any(t.department is None for t in types.values()):
         return counts  # reference data (departments) not loaded
     today = services.today()
-    people = list(Applicant.objects.filter(kind="person").order_by("id")[:6])
-    firms = list(Applicant.objects.filter(kind="legal_person").order_by("id")[:4])
+    people, firms = list(people)[:6], list(firms)[:4]
     with transaction.atomic():
         for i, person in enumerate(people):
             # the first card ends in 45 days (a renewal reminder), the others in 2-9 years

@@ -11,9 +11,8 @@ Who may import: from the console, approvers and system admins; an approver only 
 their own department, a system admin any department's; the CLI (`bianmin import-licences`, actor
 None) any department's.
 
-The file checks (size, real .xlsx, zip bombs) and the sheet reader and error shape are the catalog
-import's (catalog/excel.py). That is a dependency upward (catalog sits above licences in DESIGN.md);
-the helpers are generic and would belong in core.
+The file checks (size, real .xlsx, zip bombs), the sheet reader and the error report are the
+platform's (`core.xlsx`), shared with the catalog import.
 """
 
 from __future__ import annotations
@@ -25,10 +24,9 @@ from dataclasses import dataclass, field
 
 from django.db import DatabaseError, transaction
 
-from bianmin.catalog.excel import (
-    Column, _CellError, _detail, _is_blank, _open_workbook, _read_sheet, _Row, _text, read_upload,
-)
+from bianmin.core import xlsx
 from bianmin.core.errors import DomainError, PermissionDenied, ValidationError
+from bianmin.core.xlsx import Column, read_upload
 from bianmin.org.models import Department, Role
 
 from . import services
@@ -36,7 +34,7 @@ from .models import Licence, LicenceType
 
 SHEET = "证照"
 HELP_SHEET = "填写说明"
-MAX_FILE_BYTES = 10 * 1024 * 1024  # as read_upload enforces
+MAX_FILE_BYTES = xlsx.MAX_FILE_BYTES  # as read_upload enforces
 MAX_ROWS = 20_000
 LONG_TERM = {"长期", "长期有效", "永久", "无期限"}
 _DATE_TEXT = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
@@ -81,35 +79,35 @@ class _Rollback(Exception):
 # ----------------------------------------------------------------------------- cells
 
 def _date(value, *, required: bool):
-    if _is_blank(value):
+    if xlsx.is_blank(value):
         if required:
-            raise _CellError("不能为空", "required")
+            raise xlsx.CellError("不能为空", "required")
         return None
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
         return value
     if isinstance(value, (int, float)):
-        raise _CellError("应为日期(例如 2019-03-15),单元格却是数字;请把单元格格式设为“日期”或填文字", "invalid_date")
-    text = _text(value)
+        raise xlsx.CellError("应为日期(例如 2019-03-15),单元格却是数字;请把单元格格式设为“日期”或填文字", "invalid_date")
+    text = xlsx.text(value)
     m = _DATE_TEXT.fullmatch(text)
     if m:
         try:
             return dt.date(int(m[1]), int(m[2]), int(m[3]))
         except ValueError:
             pass
-    raise _CellError(f"“{text[:20]}”不是有效的日期,应为例如 2019-03-15", "invalid_date")
+    raise xlsx.CellError(f"“{text[:20]}”不是有效的日期,应为例如 2019-03-15", "invalid_date")
 
 
 def _surface(value) -> dict[str, str]:
     out: dict[str, str] = {}
-    for line in re.split(r"[\r\n]+", _text(value)):
+    for line in re.split(r"[\r\n]+", xlsx.text(value)):
         line = line.strip()
         if not line:
             continue
         key, sep, rest = line.replace(":", ":").partition(":")
         if not sep or not key.strip():
-            raise _CellError(f"“{line[:20]}”应写成“项目:内容”", "invalid_surface")
+            raise xlsx.CellError(f"“{line[:20]}”应写成“项目:内容”", "invalid_surface")
         out[key.strip()] = rest.strip()
     return out
 
@@ -132,22 +130,22 @@ class _Refs:
         self.depts_by_name = names_d
 
     def licence_type(self, value) -> LicenceType:
-        text = _text(value)
+        text = xlsx.text(value)
         found = self.types.get(text.lower()) or self.type_names.get(text)
         if found is None:
-            raise _CellError(f"“{text[:20]}”不是已登记的证照类型(填简码或名称)", "unknown_licence_type")
+            raise xlsx.CellError(f"“{text[:20]}”不是已登记的证照类型(填简码或名称)", "unknown_licence_type")
         return found
 
     def department(self, value) -> Department:
-        text = _text(value)
+        text = xlsx.text(value)
         found = self.depts_by_uscc.get(text.upper())
         if found is None:
             same = self.depts_by_name.get(text, [])
             if len(same) > 1:
-                raise _CellError(f"有多个部门名为“{text[:30]}”,请填统一社会信用代码", "ambiguous_department")
+                raise xlsx.CellError(f"有多个部门名为“{text[:30]}”,请填统一社会信用代码", "ambiguous_department")
             found = same[0] if same else None
         if found is None:
-            raise _CellError(f"“{text[:30]}”不是已登记的部门(填全称或统一社会信用代码)", "unknown_department")
+            raise xlsx.CellError(f"“{text[:30]}”不是已登记的部门(填全称或统一社会信用代码)", "unknown_department")
         return found
 
 
@@ -168,7 +166,7 @@ def _check_actor(actor) -> None:
 
 # ----------------------------------------------------------------------------- import
 
-def _parse(row: _Row, refs: _Refs, actor, errors: list[dict]) -> dict | None:
+def _parse(row: xlsx.Row, refs: _Refs, actor, errors: list[dict]) -> dict | None:
     """The row's cells as issue_licence takes them; None (errors appended) if a cell is unusable."""
     before = len(errors)
     data: dict = {}
@@ -176,31 +174,31 @@ def _parse(row: _Row, refs: _Refs, actor, errors: list[dict]) -> dict | None:
         value = row.values.get(col.field)
         try:
             if col.field == "licence_type":
-                data["licence_type"] = refs.licence_type(value) if not _is_blank(value) else None
+                data["licence_type"] = refs.licence_type(value) if not xlsx.is_blank(value) else None
             elif col.field == "issuer":
-                if _is_blank(value):
+                if xlsx.is_blank(value):
                     data["issuer"] = None
                 else:
                     dept = refs.department(value)
                     if not _allowed_issuer(actor, dept):
-                        raise _CellError("只能导入本部门颁发的证照", "other_department")
+                        raise xlsx.CellError("只能导入本部门颁发的证照", "other_department")
                     data["issuer"] = dept
             elif col.field in ("issued_on", "valid_from"):
                 data[col.field] = _date(value, required=col.required)
             elif col.field == "valid_until":
-                text = _text(value)
+                text = xlsx.text(value)
                 if text in LONG_TERM:
                     data["valid_until"], data["long_term"] = None, True
                 else:
                     data["valid_until"] = _date(value, required=False)
             elif col.field == "surface":
-                data["surface"] = _surface(value) if not _is_blank(value) else {}
+                data["surface"] = _surface(value) if not xlsx.is_blank(value) else {}
             else:
-                data[col.field] = _text(value)
+                data[col.field] = xlsx.text(value)
             if col.required and data.get(col.field) in (None, ""):
-                raise _CellError("不能为空", "required")
-        except _CellError as exc:
-            errors.append(_detail(row, col.field, HEADERS, exc.message, exc.code))
+                raise xlsx.CellError("不能为空", "required")
+        except xlsx.CellError as exc:
+            errors.append(xlsx.error_entry(row, col.field, HEADERS, exc.message, exc.code))
             data[col.field] = None
     return data if len(errors) == before else None
 
@@ -217,9 +215,9 @@ def _issue_row(data: dict, actor) -> Licence:
 def import_licences(fh, actor=None, dry_run: bool = False) -> ImportResult:
     """Import the 证照 sheet of an .xlsx file object: all rows or none (see the module's docstring)."""
     _check_actor(actor)
-    wb = _open_workbook(read_upload(fh))
+    wb = xlsx.open_workbook(read_upload(fh))
     try:
-        rows = _read_sheet(wb, SHEET, COLUMNS, MAX_ROWS, key_header="证照编号")
+        rows = xlsx.read_sheet(wb, SHEET, COLUMNS, MAX_ROWS, key_header="证照编号")
     finally:
         try:
             wb.close()
@@ -230,7 +228,7 @@ def import_licences(fh, actor=None, dry_run: bool = False) -> ImportResult:
 
     refs = _Refs()
     errors: list[dict] = []
-    parsed: list[tuple[_Row, dict]] = []
+    parsed: list[tuple[xlsx.Row, dict]] = []
     first_line: dict[tuple[int, str], int] = {}
     for row in rows:
         data = _parse(row, refs, actor, errors)
@@ -238,7 +236,7 @@ def import_licences(fh, actor=None, dry_run: bool = False) -> ImportResult:
             continue
         key = (data["licence_type"].pk, data["number"])
         if key in first_line:
-            errors.append(_detail(row, "number", HEADERS, f"与第 {first_line[key]} 行的证照类型和编号重复", "duplicate_in_file"))
+            errors.append(xlsx.error_entry(row, "number", HEADERS, f"与第 {first_line[key]} 行的证照类型和编号重复", "duplicate_in_file"))
             continue
         first_line[key] = row.line
         parsed.append((row, data))
@@ -252,10 +250,10 @@ def import_licences(fh, actor=None, dry_run: bool = False) -> ImportResult:
                         licence = _issue_row(data, actor)
                 except DomainError as exc:
                     column = FIELD_COLUMN.get(exc.field or "", None)
-                    errors.append(_detail(row, column, HEADERS, exc.message, exc.code))
+                    errors.append(xlsx.error_entry(row, column, HEADERS, exc.message, exc.code))
                     continue
                 except DatabaseError:
-                    errors.append(_detail(row, None, HEADERS, "数据库拒绝保存这一行,请检查内容是否过长或格式异常", "database_error"))
+                    errors.append(xlsx.error_entry(row, None, HEADERS, "数据库拒绝保存这一行,请检查内容是否过长或格式异常", "database_error"))
                     continue
                 result.created += 1
                 result.by_type[licence.name] += 1

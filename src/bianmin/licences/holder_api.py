@@ -14,31 +14,15 @@ from django.http import HttpResponse
 from ninja import Field, Router, Schema
 from pydantic import ConfigDict
 
+from bianmin.core import api as core_api
 from bianmin.core import workdays
-from bianmin.cases.auth import API_AUTH  # the platform's one API authentication (session or bearer token)
-from bianmin.core.errors import PermissionDenied, ValidationError
-from bianmin.core.pagination import paginate
+from bianmin.core.api import ERRORS, Status
+from bianmin.core.api.auth import API_AUTH  # the platform's one API authentication (session or bearer token)
+from bianmin.core.errors import PermissionDenied
 
 from . import documents, selectors, sharing
 
-try:  # django-ninja >= 1.5; older versions take a (status, body) tuple
-    from ninja.responses import Status
-except ImportError:  # pragma: no cover
-    def Status(status_code, value):  # noqa: N802
-        return status_code, value
-
 router = Router(tags=["我的证照"], auth=API_AUTH)
-
-MAX_PAGE = 100_000
-MAX_ID = 2**53
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
-
-
-ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
 
 class MyLicenceOut(Schema):
@@ -136,12 +120,6 @@ def use_out(use) -> dict:
             "via_label": use.get_via_display(), "user": who, "case_number": use.case_number, "purpose": use.purpose}
 
 
-def _page(qs, page: str, page_size: str):
-    if len(page) > 9 or len(page_size) > 9 or (page.isdigit() and int(page) > MAX_PAGE):
-        raise ValidationError("页码应为正整数", code="invalid_page", field="page")
-    return paginate(qs, page, page_size)
-
-
 @router.get("/my/licences", response={200: list[MyLicenceOut], **ERRORS}, summary="我的证照",
             description="本人(或本单位)的全部电子证照,含已过期、已注销的;current 表示今天是否有效。")
 def my_licences(request):
@@ -189,6 +167,6 @@ def revoke_share_link(request, link_id: str):
             description="哪个部门或接入系统在什么时候、为什么用了我的证照。")
 def my_licence_uses(request, page: str = "1", page_size: str = "20"):
     holder = _holder(request)
-    result = _page(selectors.holder_uses(holder.id_number), page, page_size)
+    result = core_api.page(selectors.holder_uses(holder.id_number), page, page_size)
     return {"count": result.paginator.count, "page": result.number, "page_size": result.paginator.per_page,
             "results": [use_out(u) for u in result.object_list]}

@@ -24,4 +24,10 @@ def not_found(request, exception=None):
 
 
 def server_error(request):
+    import sys
+
+    from bianmin.core import unavailable
+
+    if unavailable.is_unavailable(sys.exc_info()[1]):  # failed outside a view (a middleware, the session)
+        return unavailable.response(request)
     return _error(request, 500, "系统繁忙", "系统暂时无法处理您的请求,请稍后再试。")

@@ -2,7 +2,7 @@
 
 Same permissions as the dashboard pages: supervisors and system admins any scope, a department
 head their own department (another department: 404), other staff 403, non-staff 403. Auth: the
-Django session or a staff member's bearer token (cases.auth).
+Django session or a staff member's bearer token (core.api.auth).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from ninja import Field, Query, Router, Schema
 
-from bianmin.cases.api import ERRORS
-from bianmin.cases.auth import API_AUTH
+from bianmin.core.api import ERRORS
+from bianmin.core.api.auth import API_AUTH
 from bianmin.core.errors import NotFound, PermissionDenied
 
 from . import selectors as kpis

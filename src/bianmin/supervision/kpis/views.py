@@ -20,7 +20,9 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_http_methods
 
 from bianmin.cases import clock
-from bianmin.catalog.excel import Column, _append, _sheet
+from bianmin.core.xlsx import Column
+from bianmin.core.xlsx import add_sheet as _sheet
+from bianmin.core.xlsx import append_row as _append
 from bianmin.core.errors import ValidationError
 from bianmin.core.pagination import paginate
 from bianmin.org.models import Department, Level, Region

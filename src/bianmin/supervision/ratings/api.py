@@ -14,8 +14,12 @@ from ninja import Field, Path, Router, Schema
 from ninja.errors import AuthenticationError
 from ninja.security import HttpBearer
 
-from bianmin.cases.api import ERRORS, In, MAX_ID, Text, _applicant, _page, _page_out, _staff
-from bianmin.cases.auth import API_AUTH
+from bianmin.core.api import ERRORS, MAX_ID, In, Text
+from bianmin.core.api import page as _page
+from bianmin.core.api import page_out as _page_out
+from bianmin.core.api import require_applicant as _applicant
+from bianmin.core.api import require_staff as _staff
+from bianmin.core.api.auth import API_AUTH
 from bianmin.core.errors import NotFound, ValidationError
 
 from . import selectors as ratings_read

@@ -16,7 +16,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from bianmin.cases import selectors as case_selectors
 from bianmin.cases.console_views import staff_console
-from bianmin.cases.public_views import _domain_error, applicant_required
+from bianmin.cases.public_views import applicant_required
+from bianmin.cases.public_views import domain_error_page as _domain_error
 from bianmin.core import workdays
 from bianmin.core.errors import DomainError, NotFound, ValidationError
 from bianmin.org.models import Department, Role

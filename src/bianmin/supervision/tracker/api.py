@@ -15,8 +15,9 @@ from typing import Annotated
 
 from ninja import Field, Path, Router, Schema
 
-from bianmin.cases.api import ERRORS, In, Status, _staff
-from bianmin.cases.auth import API_AUTH
+from bianmin.core.api import ERRORS, In, Status
+from bianmin.core.api import require_staff as _staff
+from bianmin.core.api.auth import API_AUTH
 
 from . import selectors as tracker_read
 from . import services as tracker
@@ -26,7 +27,7 @@ router = Router(tags=["任务分解"], auth=API_AUTH)
 TaskNumber = Annotated[int, Path(ge=1, le=32767)]
 
 
-class KpiOut(Schema):
+class PlanKpiOut(Schema):
     code: str
     name: str
     target: float | None
@@ -45,7 +46,7 @@ class ReportOut(Schema):
     created_at: datetime
 
 
-class TaskOut(Schema):
+class PlanTaskOut(Schema):
     number: int
     title: str
     lead_units: str
@@ -57,12 +58,12 @@ class TaskOut(Schema):
     status_label: str
     reasons: list[str] = Field(description="状态的依据:逾期原因,或由平台数据判定完成")
     progress: int | None
-    kpi: KpiOut | None
+    kpi: PlanKpiOut | None
     evidence: str = Field(description="与任务相关的平台数据(不决定状态),如已登记的取消证明事项数")
     url: str
 
 
-class TaskDetailOut(TaskOut):
+class TaskDetailOut(PlanTaskOut):
     section: str
     text: str
     units_text: str
@@ -74,7 +75,7 @@ class TaskDetailOut(TaskOut):
 class TaskList(Schema):
     on: date
     count: int
-    results: list[TaskOut]
+    results: list[PlanTaskOut]
 
 
 class ReportIn(In):
