@@ -33,7 +33,7 @@ BODIES = [
 
 
 def _submit(people, item, applicant=None, user=None):
-    return services.submit_application(applicant or people["citizen"], item, actor=user or people["citizen_user"],
+    return services.submit_application(applicant=applicant or people["citizen"], item=item, actor=user or people["citizen_user"],
                                        materials={m.pk: {"at_window": True} for m in item.materials.all()})
 
 
@@ -42,7 +42,7 @@ def world(people, make_item, departments, django_capture_on_commit_callbacks):
     item = make_item(audience="both", statutory_days=20, promised_days=5)
     citizen, clerk = people["citizen"], people["clerk"].user
     with django_capture_on_commit_callbacks(execute=True):
-        services.save_draft(citizen, item, actor=people["citizen_user"], form_data={"备注": "草稿"})
+        services.save_draft(applicant=citizen, item=item, actor=people["citizen_user"], form_data={"备注": "草稿"})
         submitted = _submit(people, item)
         in_review = services.accept_case(_submit(people, item), actor=clerk)
         decided = services.accept_case(_submit(people, item), actor=clerk)

@@ -607,7 +607,7 @@ def test_token_cache_is_forgotten_when_the_token_or_the_user_changes(people, ite
 
 def test_my_cases_lists_a_draft_without_a_number(people, item, citizen):
     """Issue 11.6: an applicant with a draft got a 500 from GET /cases (prefix + a number the draft has not)."""
-    draft = services.save_draft(people["citizen"], item, actor=people["citizen_user"], form_data={"备注": "未写完"})
+    draft = services.save_draft(applicant=people["citizen"], item=item, actor=people["citizen_user"], form_data={"备注": "未写完"})
     submitted = submit(people, item)
     r = citizen.get("/api/v1/cases")
     assert r.status_code == 200

@@ -33,7 +33,7 @@ def with_hooks(**changes):
 
 
 def _submit(people, item, materials=None):
-    return services.submit_application(people["citizen"], item, actor=people["citizen_user"],
+    return services.submit_application(applicant=people["citizen"], item=item, actor=people["citizen_user"],
                                        materials=materials or {m.pk: {"at_window": True} for m in item.materials.all()})
 
 

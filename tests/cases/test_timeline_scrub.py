@@ -6,7 +6,8 @@ from datetime import date
 
 import pytest
 
-from bianmin.cases import auth, services
+from bianmin.cases import services
+from bianmin.core import services as auth
 from bianmin.cases.models import Message, OutboxMessage
 from bianmin.core import workdays
 

@@ -18,7 +18,8 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from openpyxl import load_workbook
 
-from bianmin.cases import auth, clock
+from bianmin.cases import clock
+from bianmin.core import services as auth
 from bianmin.cases.models import Applicant, Case, CaseStatus
 from bianmin.core import workdays
 from bianmin.core.identities import mask_case_number, resident_id_with_check
