@@ -39,3 +39,25 @@ def failed(scope: str, account: str) -> int:
 
 def succeeded(scope: str, account: str) -> None:
     cache.delete(_keys(scope, account)[0])
+
+
+def rate_limit(scope: str, key: str, *, limit: int, window: int) -> int:
+    """Count one attempt of `key` in `scope`; 0 if it may go ahead, else the seconds to wait until the
+    window ends. A fixed window counted in the cache (shared across processes with Redis); keys are
+    hashed so no ID number or address lands in the cache."""
+    h = hashlib.sha256(f"{scope}:{key}".encode()).hexdigest()[:32]
+    counter, started = f"rate:{h}", f"rate-start:{h}"
+    import time
+
+    now = int(time.time())
+    if cache.add(counter, 0, window):
+        cache.set(started, now, window)
+    try:
+        n = cache.incr(counter)
+    except ValueError:  # expired between add and incr
+        cache.set(counter, 1, window)
+        cache.set(started, now, window)
+        n = 1
+    if n <= limit:
+        return 0
+    return max(1, window - (now - int(cache.get(started) or now)))
