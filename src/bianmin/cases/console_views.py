@@ -29,7 +29,7 @@ from bianmin.core.identities import mask_resident_id
 from bianmin.org.access import staff_console  # noqa: F401  (re-exported for the supervision views)
 from bianmin.org.models import Department, Role
 
-from . import clock, files, selectors, services
+from . import clock, files, identity, selectors, services
 from .console_forms import (
     DELIVERY_CHOICES, MATERIAL_CHOICES, STOP_CHOICES, ApplicantForm, CaseFilterForm, int_list, int_or_none, material_choice,
 )
@@ -151,6 +151,7 @@ def register(request):
                     materials[pk] = {"files": [record.pk]}
             case = services.submit_application(applicant, item, actor=request.user, channel="window", materials=materials,
                                                idempotency_key=key, hall=staff.hall, window=staff.window)
+            code = identity.issue_activation_code(applicant=applicant, channel="receipt", actor=request.user)
     except DomainError as exc:
         files.discard(stored)
         if exc.field and exc.field.startswith("file_"):
@@ -166,7 +167,8 @@ def register(request):
             ctx["field_errors"] = {field: exc.message}
         ctx["summary"] = [{"message": exc.message, "anchor": anchor}]
         return render(request, "cases/console/register.html", ctx, status=exc.status)
-    messages.success(request, f"已登记{applicant.name}的申请,办件编号 {case.number},请受理")
+    messages.success(request, f"已登记{applicant.name}的申请,办件编号 {case.number},请受理"
+                     + (f"。申请人网上账号激活码:{identity.format_code(code)}(72 小时内有效,请写在受理回执上交申请人)" if code else ""))
     return redirect(f"{NS}:detail", number=case.number)
 
 

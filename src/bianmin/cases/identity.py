@@ -110,13 +110,16 @@ def issue_activation_code(*, applicant: Applicant, channel: str, actor=None) -> 
     window receipt. Any account that merely typed this number (unverified) is detached from the record
     here: the person in front of the clerk is the record's owner, and the code is how they claim it.
     `sms`: sent to the phone already on file (never one typed in the request).
-    Earlier unused codes of the same channel stop working."""
+    Earlier unused codes of the same channel stop working. A receipt for a record whose account is
+    already verified gets no code ("")."""
     if channel not in ActivationCode.Channel.values:
         raise ValidationError("激活码发送方式无效", code="invalid_activation_channel")
     code = _new_code(channel)
     now = timezone.now()
     with transaction.atomic():
         applicant = Applicant.objects.select_for_update().get(pk=applicant.pk)
+        if channel == ActivationCode.Channel.RECEIPT and applicant.is_verified:
+            return ""  # its owner already holds a proven account: nothing to claim
         if channel == ActivationCode.Channel.SMS and not applicant.phone:
             raise ValidationError("该申请人没有登记手机号码", code="no_phone_on_file")
         ActivationCode.objects.filter(applicant=applicant, channel=channel, used_at__isnull=True).update(expires_at=now)
