@@ -228,7 +228,7 @@ def test_the_window_receipt_takes_the_record_back_from_a_squatter(client, people
     assert client.get(f"/my/cases/{case.number}/").status_code == 404
     code = identity.issue_activation_code(applicant=record, channel="receipt")
     record.refresh_from_db()
-    assert record.user_id is None
+    assert record.user_id is None and record.phone == ""  # the squatter's phone cannot receive a reset code
     real = Client()
     r = real.post("/account/activate/", {"action": "redeem", "id_number": PERSON_ID, "code": code,
                                          "password1": PASSWORD, "password2": PASSWORD})

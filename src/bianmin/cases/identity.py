@@ -127,10 +127,11 @@ def issue_activation_code(*, applicant: Applicant, channel: str, actor=None) -> 
                                       expires_at=now + (RECEIPT_TTL if channel == ActivationCode.Channel.RECEIPT else SMS_TTL))
         detached = None
         if channel == ActivationCode.Channel.RECEIPT and applicant.user_id and not applicant.is_verified:
+            # the phone was typed by that account: an SMS code to it must not become a way back in
             detached = applicant.user_id
             applicant.user = None
-            applicant.verified_by, applicant.verified_at = "", None
-            applicant.save(update_fields=["user", "verified_by", "verified_at"])
+            applicant.verified_by, applicant.verified_at, applicant.phone = "", None, ""
+            applicant.save(update_fields=["user", "verified_by", "verified_at", "phone"])
         if channel == ActivationCode.Channel.SMS:
             row = OutboxMessage.objects.create(
                 channel=OutboxMessage.Channel.SMS, to=applicant.phone,
@@ -240,17 +241,26 @@ def register_account(*, kind: str, name: str, id_number: str, phone: str, passwo
 
 # ----------------------------------------------------------------------------- proven identities
 
-def _verify_link(applicant: Applicant, method: str, now) -> User:
+def _verify_link(applicant: Applicant, method: str, now, phone: str = "") -> User:
     user = applicant.user or User.objects.filter(username=applicant.id_number).first()
+    fields = ["user", "verified_by", "verified_at"]
     if user is None:
         user = User(username=applicant.id_number, first_name=applicant.name[:150])
         user.set_unusable_password()  # logs in through the provider; a password can be set by reset
         user.save()
     elif getattr(user, "staff", None) is not None or user.is_staff or user.is_superuser:
         raise Conflict(OIDC_REFUSED, code="identity_refused")
+    elif not applicant.is_verified:
+        # whoever self-registered this number loses the account: their password and their phone
+        # (which an SMS reset would otherwise reach) go; the proven person logs in through the provider
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+        if applicant.user_id == user.pk:
+            applicant.phone = phone[:20]
+            fields.append("phone")
     applicant.user = user
     applicant.verified_by, applicant.verified_at = method, now
-    applicant.save(update_fields=["user", "verified_by", "verified_at"])
+    applicant.save(update_fields=fields)
     return user
 
 
@@ -280,7 +290,7 @@ def link_verified_identity(*, assertion: Assertion, enterprise: str = "") -> Use
                 raise Conflict("统一身份认证的姓名(名称)与登记信息不一致,请携带证件到服务大厅核对。", code="identity_mismatch")
         if record.kind != assertion.kind:
             raise Conflict(OIDC_REFUSED, code="identity_refused")
-        user = _verify_link(record, assertion.method, now)
+        user = _verify_link(record, assertion.method, now, phone=assertion.phone)
         audit.record("applicant.verify", actor=user, obj=record, data={"method": assertion.method})
         if not enterprise:
             return user

@@ -229,8 +229,12 @@ def register_applicant(*, kind: str, name: str, id_number: str, phone: str = "",
             # code), never its name and number alone (issue 11)
             raise Conflict("该证件号码已有登记信息", code="identity_taken", field="id_number")
         return existing
+    if extra.get("legal_representative_id_number"):  # who may claim the enterprise through 统一身份认证
+        extra["legal_representative_id_number"] = validate_resident_id(extra["legal_representative_id_number"],
+                                                                       "legal_representative_id_number")
     applicant = Applicant.objects.create(kind=kind, name=name, id_number=id_number, phone=phone.strip()[:20], user=user,
-                                         **{k: v for k, v in extra.items() if k in ("email", "address", "legal_representative")})
+                                         **{k: v for k, v in extra.items() if k in ("email", "address", "legal_representative",
+                                                                                    "legal_representative_id_number")})
     audit.record("applicant.register", actor=user or "system", obj=applicant, data={"kind": kind})
     return applicant
 
