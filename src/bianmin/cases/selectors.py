@@ -35,6 +35,11 @@ def applicant_case_filter(applicant) -> Q:
     return q
 
 
+def account_sees_case(applicant, case) -> bool:
+    """The same rule as applicant_case_filter, for one case in hand (notifications to the account)."""
+    return applicant.user_id is not None and (applicant.is_verified or case.channel != Channel.WINDOW)
+
+
 def applicant_cases(applicant) -> QuerySet[Case]:
     """我的办件: newest first (index case_applicant_recent)."""
     return (Case.objects.filter(applicant_case_filter(applicant)).select_related("item", "department")
