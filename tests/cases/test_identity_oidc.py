@@ -216,3 +216,12 @@ def test_an_unknown_issuer_is_refused(client, configured, settings):
 def test_without_oidc_configured_the_entrance_is_404(client, settings):
     settings.OIDC_ISSUER = ""
     assert client.get("/account/oidc/start/").status_code == 404
+
+
+def test_the_account_pages_offer_the_provider_when_configured(client, configured, settings):
+    for url in ("/account/activate/", "/account/register/", "/account/password-reset/"):
+        html = client.get(url).content.decode()
+        assert 'href="/account/oidc/start/' in html, url
+    assert 'name="enterprise"' in client.get("/account/activate/").content.decode()
+    settings.OIDC_ISSUER = ""
+    assert "/account/oidc/start/" not in client.get("/account/activate/").content.decode()
