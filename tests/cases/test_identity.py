@@ -262,3 +262,18 @@ def test_an_unverified_account_may_apply_online_for_itself(client, make_item):
     client.force_login(user)
     assert client.get(f"/my/cases/{case.number}/").status_code == 200
     assert case.number in client.get("/my/").content.decode()
+
+
+def test_a_verified_holder_sees_licences_of_its_number_and_name_only(client, people, departments):
+    """Number and name must both match: a licence bound to the citizen's number under another name (a
+    typo at import, or someone else's record) is not the citizen's."""
+    citizen = people["citizen"]
+    jmsfz = LicenceType.objects.get(code="jmsfz")
+    mine = licence_services.issue_licence(licence_type=jmsfz, holder_name=citizen.name, holder_id_number=citizen.id_number,
+                                          issuer=departments["police"])
+    other_name = licence_services.issue_licence(licence_type=jmsfz, holder_name="张三丰", holder_id_number=citizen.id_number,
+                                                issuer=departments["police"])
+    client.force_login(people["citizen_user"])
+    html = client.get("/my/licences/").content.decode()
+    assert mine.number in html and other_name.number not in html
+    assert client.get(f"/my/licences/{other_name.identifier}/pdf/").status_code == 404
