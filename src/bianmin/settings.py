@@ -114,6 +114,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "bianmin.web.context.site",
+                "bianmin.cases.identity.template_context",  # oidc_enabled (issue 11)
             ],
         },
     },

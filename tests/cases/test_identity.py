@@ -277,3 +277,23 @@ def test_a_verified_holder_sees_licences_of_its_number_and_name_only(client, peo
     html = client.get("/my/licences/").content.decode()
     assert mine.number in html and other_name.number not in html
     assert client.get(f"/my/licences/{other_name.identifier}/pdf/").status_code == 404
+
+
+def test_a_weak_password_keeps_the_code_for_another_try(client, company_at_window):
+    company, _ = company_at_window
+    code = identity.issue_activation_code(applicant=company, channel="receipt")
+    r = client.post("/account/activate/", {"action": "redeem", "id_number": COMPANY_ID, "code": code,
+                                           "password1": "12345678", "password2": "12345678"})
+    assert r.status_code == 400 and "_auth_user_id" not in client.session
+    company.refresh_from_db()
+    assert company.user_id is None
+    r = client.post("/account/activate/", {"action": "redeem", "id_number": COMPANY_ID, "code": code,
+                                           "password1": PASSWORD, "password2": PASSWORD})
+    assert r.status_code == 302
+
+
+def test_junk_on_the_account_pages_is_a_4xx(client, db):
+    for data in ({"action": "nothing"}, {"action": "redeem", "id_number": "x" * 500, "code": "\x00"},
+                 {"action": "sms", "sms-id_number": ""}):
+        assert client.post("/account/activate/", data).status_code == 400
+    assert client.get("/account/oidc/callback/", {"state": "x", "code": "y"}).status_code in (400, 404)

@@ -35,6 +35,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -194,8 +195,8 @@ def redeem_code(*, id_number: str, code: str, password: str) -> User:
             raise ValidationError(INVALID_CODE, code="activation_invalid", field="code")
         try:
             password_validation.validate_password(password, user)
-        except Exception as exc:  # django's ValidationError: a list of messages
-            raise ValidationError(";".join(getattr(exc, "messages", [str(exc)])), code="weak_password", field="password1")
+        except DjangoValidationError as exc:
+            raise ValidationError(";".join(exc.messages), code="weak_password", field="password1") from None
         self_declared = applicant.user_id is not None and not applicant.is_verified
         user.set_password(password)  # also ends the sessions of whoever held the account before
         user.save()
@@ -319,3 +320,8 @@ def mark_verified(*, applicant: Applicant, method: str, actor=None) -> Applicant
         applicant.save(update_fields=["verified_by", "verified_at"])
         audit.record("applicant.verify", actor=actor or "system", obj=applicant, data={"method": method})
     return applicant
+
+
+def template_context(request) -> dict:
+    """Context processor: whether pages offer 统一身份认证 (login, register, activation, the notices)."""
+    return {"oidc_enabled": oidc_enabled()}

@@ -28,7 +28,7 @@ from bianmin.licences import selectors as licence_selectors
 from bianmin.licences import sharing
 from bianmin.licences.models import LicenceStatus, ShareLink
 
-from . import clock, identity, selectors, services
+from . import clock, selectors, services
 from .models import OPEN_STATUSES, Applicant, Case, CaseMaterial, CaseStatus, Message
 from .public_views import _applicant, _domain_error, _paginate, applicant_required, my_cases_context
 
@@ -114,7 +114,7 @@ def home(request):
     context.update({
         "is_enterprise": applicant.kind == Applicant.Kind.LEGAL_PERSON, "renewals": renewals, "waiting": _waiting(applicant),
         "next_groups": _next_items(applicant, groups, applied, items), "licence_count": len(current), **counts,
-        "verified": applicant.is_verified, "oidc": identity.oidc_enabled(),
+        "verified": applicant.is_verified,
     })
     if context["is_enterprise"]:
         context["bundles"] = list(Bundle.objects.filter(audience__in=["legal_person", "both"]).order_by("id")[:6])
@@ -162,7 +162,7 @@ def licences(request):
               "current": lic.status == LicenceStatus.VALID and (lic.valid_until is None or lic.valid_until >= today),
               "ending": lic.valid_until is not None and lic.status == LicenceStatus.VALID
               and lic.valid_until <= today + timedelta(days=RENEWAL_DAYS)} for lic in rows]
-    context = {"applicant": applicant, "cards": cards, "verified": applicant.is_verified, "oidc": identity.oidc_enabled(), "durations": sharing.DURATIONS, "default_fields": sharing.DEFAULT_FIELDS,
+    context = {"applicant": applicant, "cards": cards, "verified": applicant.is_verified, "durations": sharing.DURATIONS, "default_fields": sharing.DEFAULT_FIELDS,
                "new_link": request.session.pop("new_share_link", None) if request.method == "GET" else None,
                "error": error, "failed": failed, "unread": _unread(request),
                "is_enterprise": applicant.kind == Applicant.Kind.LEGAL_PERSON}

@@ -188,10 +188,9 @@ def register_view(request):
                     error = exc.message
             else:
                 return render(request, "cases/public/account_message.html",
-                              {"title": "注册信息已提交", "message": REGISTERED_MESSAGE, "oidc": identity.oidc_enabled()})
+                              {"title": "注册信息已提交", "message": REGISTERED_MESSAGE})
     return render(request, "cases/public/register.html",
-                  {"form": form, "kind": form.kind, "error": error, "next": _safe_next(request, ""),
-                   "oidc": identity.oidc_enabled()}, status=status)
+                  {"form": form, "kind": form.kind, "error": error, "next": _safe_next(request, "")}, status=status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -238,7 +237,7 @@ def activate_view(request, reset: bool = False):
         error = "请求无效,请重新填写。"
     return render(request, "cases/public/activate.html",
                   {"form": form, "sms_form": sms_form, "notice": notice, "error": error, "reset": reset,
-                   "oidc": identity.oidc_enabled(), "next": _safe_next(request, "")}, status=status)
+                   "next": _safe_next(request, "")}, status=status)
 
 
 @require_http_methods(["GET"])
