@@ -8,16 +8,18 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
-from bianmin.cases import identity, services
+from bianmin.cases import files, identity, services
 from bianmin.cases.auth import issue_token
 from bianmin.cases.models import ActivationCode, Applicant, OutboxMessage
 from bianmin.cases.public_views import REGISTERED_MESSAGE, SMS_SENT_MESSAGE
 from bianmin.core.identities import resident_id_with_check, uscc_with_check
 from bianmin.licences import services as licence_services
 from bianmin.licences.models import LicenceType
+from tests.cases.test_files import tiny_pdf
 
 PASSWORD = "Zhanjiang!2026"
 STRANGER_PASSWORD = "Stranger!2026x"
@@ -223,9 +225,13 @@ def test_the_window_receipt_takes_the_record_back_from_a_squatter(client, people
     item = make_item(audience="person")
     case = services.submit_application(record, item, actor=people["clerk"].user, channel="window",
                                        materials={m.pk: {"at_window": True} for m in item.materials.all()})
-    # before any code: the unverified account does not see the window's case
+    # before any code: the unverified account does not see the window's case, nor the file the clerk scanned
     assert case.number not in client.get("/my/").content.decode()
     assert client.get(f"/my/cases/{case.number}/").status_code == 404
+    scanned = files.store_upload(record, SimpleUploadedFile("户口簿.pdf", tiny_pdf("hukou")), actor=people["clerk"].user)
+    scanned.case_material = case.materials.first()
+    scanned.save(update_fields=["case_material"])
+    assert client.get(f"/files/{scanned.pk}/").status_code == 404
     code = identity.issue_activation_code(applicant=record, channel="receipt")
     record.refresh_from_db()
     assert record.user_id is None and record.phone == ""  # the squatter's phone cannot receive a reset code
@@ -234,6 +240,7 @@ def test_the_window_receipt_takes_the_record_back_from_a_squatter(client, people
                                          "password1": PASSWORD, "password2": PASSWORD})
     assert r.status_code == 302
     assert real.get(f"/my/cases/{case.number}/").status_code == 200
+    assert real.get(f"/files/{scanned.pk}/").status_code == 200
     assert id_card.number in real.get("/my/licences/").content.decode()
     assert not Client().login(username=PERSON_ID, password=STRANGER_PASSWORD)
     assert client.get("/my/").status_code == 302  # the squatter's session ended with the password change
