@@ -304,3 +304,41 @@ def test_junk_on_the_account_pages_is_a_4xx(client, db):
                  {"action": "sms", "sms-id_number": ""}):
         assert client.post("/account/activate/", data).status_code == 400
     assert client.get("/account/oidc/callback/", {"state": "x", "code": "y"}).status_code in (400, 404)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_code_redeemed_twice_at_the_same_moment_claims_once(departments):
+    """Two browsers send the same receipt code at once: one account gets the record, the other answer
+    is the generic refusal (the code's row is locked; on SQLite the write lock serialises)."""
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        pytest.skip("the in-memory shared-cache SQLite test database answers 'table is locked' to a second thread")
+    company = services.register_applicant(kind="legal_person", name="湛江市南海渔业有限公司", id_number=COMPANY_ID,
+                                          phone="13911112222", legal_representative="林海")
+    code = identity.issue_activation_code(applicant=company, channel="receipt")
+    connection.close()
+    barrier = threading.Barrier(2, timeout=30)
+    outcomes, errors = [], []
+
+    def redeem(password):
+        try:
+            barrier.wait()
+            identity.redeem_code(id_number=COMPANY_ID, code=code, password=password)
+            outcomes.append(password)
+        except Exception as exc:
+            errors.append(getattr(exc, "code", repr(exc)))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=redeem, args=(p,)) for p in (PASSWORD, STRANGER_PASSWORD)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(outcomes) == 1 and errors == ["activation_invalid"]
+    company.refresh_from_db()
+    assert company.is_verified and company.user.check_password(outcomes[0])
+    assert ActivationCode.objects.get().used_at is not None
