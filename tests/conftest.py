@@ -148,6 +148,10 @@ def people(departments, halls):
     other_user = User.objects.create_user(username="other", password="Bianmin!2026")
     other = case_services.register_applicant(kind="person", name="李四", id_number=resident_id_with_check("44080319850505002"),
                                              phone="13700000000", user=other_user)
+    from bianmin.cases import identity
+
+    for applicant in (citizen, other):  # their accounts were checked at a window (issue 11: verified holders)
+        identity.mark_verified(applicant=applicant, method="window")
     market = departments["market"]
     return {
         "citizen": citizen, "citizen_user": citizen_user, "other": other, "other_user": other_user,

@@ -125,6 +125,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "bianmin.web.context.site",
+                "bianmin.cases.identity.template_context",  # oidc_enabled (issue 11)
             ],
         },
     },
@@ -297,3 +298,20 @@ BIANMIN_HOOKS = {
     "on_approved": ["bianmin.licences.hooks.issue_on_approval"],              # in the decision's transaction
     "after_event": ["bianmin.cases.notify.case_event"],                       # notifications (after commit)
 }
+# 实名认证 (issue 11, cases.identity): the identity back ends, and the province's unified identity
+# authentication (统一身份认证) as an OpenID Connect provider. Without OIDC_ISSUER only the built-in
+# activation codes are offered. The client secret comes from the environment only.
+BIANMIN_IDENTITY_BACKENDS = [b.strip() for b in os.environ.get("BIANMIN_IDENTITY_BACKENDS", "").split(",") if b.strip()]
+OIDC_ISSUER = os.environ.get("OIDC_ISSUER", "")
+OIDC_DISCOVERY_URL = os.environ.get("OIDC_DISCOVERY_URL", "")  # default: {issuer}/.well-known/openid-configuration
+OIDC_CLIENT_ID = os.environ.get("OIDC_CLIENT_ID", "")
+OIDC_CLIENT_SECRET = os.environ.get("OIDC_CLIENT_SECRET", "")
+OIDC_TOKEN_AUTH_METHOD = os.environ.get("OIDC_TOKEN_AUTH_METHOD", "client_secret_basic")
+OIDC_SCOPES = os.environ.get("OIDC_SCOPES", "openid profile phone")
+OIDC_REDIRECT_URI = os.environ.get("OIDC_REDIRECT_URI", "")  # default: BIANMIN_PUBLIC_URL + /account/oidc/callback/
+OIDC_CLAIM_NAME = os.environ.get("OIDC_CLAIM_NAME", "name")
+OIDC_CLAIM_ID_NUMBER = os.environ.get("OIDC_CLAIM_ID_NUMBER", "id_number")
+OIDC_CLAIM_PHONE = os.environ.get("OIDC_CLAIM_PHONE", "phone_number")
+OIDC_CLAIM_USCC = os.environ.get("OIDC_CLAIM_USCC", "uscc")
+OIDC_CLAIM_ORG_NAME = os.environ.get("OIDC_CLAIM_ORG_NAME", "org_name")
+OIDC_TIMEOUT = int(os.environ["OIDC_TIMEOUT"]) if os.environ.get("OIDC_TIMEOUT", "").isdigit() else 10

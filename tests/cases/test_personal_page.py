@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from bianmin.cases import clock, services
+from bianmin.cases import clock, identity, services
 from bianmin.core.identities import uscc_with_check
 from bianmin.licences import services as licence_services
 from bianmin.licences.models import LicenceType, LicenceUse, ShareLink
@@ -34,8 +34,9 @@ def citizen(client, people):
 @pytest.fixture
 def company(people):
     user = User.objects.create_user(username="company", password="Bianmin!2026")
-    return services.register_applicant(kind="legal_person", name="湛江市海鲜餐饮有限公司", id_number=uscc_with_check("91440800MA4W12345"),
+    company = services.register_applicant(kind="legal_person", name="湛江市海鲜餐饮有限公司", id_number=uscc_with_check("91440800MA4W12345"),
                                        phone="13900000000", user=user, legal_representative="王五")
+    return identity.mark_verified(applicant=company, method="window")  # a verified holder (issue 11)
 
 
 def issue(applicant, licence_type, departments, **kw):

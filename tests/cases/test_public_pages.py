@@ -81,13 +81,16 @@ def submit_online(people, item, **kw):
 
 # ----------------------------------------------------------------------------- registration and login
 
-def test_register_a_person_and_land_on_my_cases(client, db):
+def test_register_a_person_then_log_in(client, db):
     r = client.post("/account/register/", {"kind": "person", "name": "王五", "id_number": NEW_ID.lower().replace("x", "x"),
                                            "phone": "13912345678", "password1": PASSWORD, "password2": PASSWORD})
-    assert r.status_code == 302 and r["Location"] == "/my/"
+    # one answer for every number (issue 11): registering logs no one in
+    assert r.status_code == 200 and "注册信息已提交" in r.content.decode()
     user = User.objects.get(username=NEW_ID)
     assert user.applicant.name == "王五" and user.applicant.kind == "person" and user.applicant.phone == "13912345678"
-    assert user.check_password(PASSWORD)
+    assert user.check_password(PASSWORD) and not user.applicant.is_verified
+    r = client.post("/account/login/", {"id_number": NEW_ID, "password": PASSWORD})
+    assert r.status_code == 302
     r = client.get("/my/")
     assert r.status_code == 200 and "我的办件" in r.content.decode()
 
@@ -97,7 +100,7 @@ def test_register_a_company(client, db):
     r = client.post("/account/register/?kind=legal_person", {
         "kind": "legal_person", "name": "湛江市海鲜餐饮有限公司", "id_number": code, "legal_representative": "陈六",
         "phone": "13712345678", "password1": PASSWORD, "password2": PASSWORD})
-    assert r.status_code == 302
+    assert r.status_code == 200
     a = Applicant.objects.get(id_number=code)
     assert (a.kind, a.legal_representative, a.user.username) == ("legal_person", "陈六", code)
 
@@ -129,33 +132,17 @@ def test_register_form_checks(client, db):
     assert r.status_code == 400 and "请填写法定代表人" in r.content.decode()
 
 
-def test_register_twice_refused(client, people):
+def test_register_twice_changes_nothing(client, people):
     data = {"kind": "person", "name": "张三", "id_number": people["citizen"].id_number, "phone": "13800000000",
             "password1": PASSWORD, "password2": PASSWORD}
     r = client.post("/account/register/", data)
-    assert r.status_code == 409, r.content.decode()[:500]
-    assert "该证件号码已注册账号" in r.content.decode()
+    assert r.status_code == 200 and "注册信息已提交" in r.content.decode()
+    people["citizen_user"].refresh_from_db()
+    assert not people["citizen_user"].check_password(PASSWORD)
     User.objects.create_user(username=NEW_ID, password=PASSWORD)
     r = client.post("/account/register/", {**data, "name": "王五", "id_number": NEW_ID})
-    assert r.status_code == 400 and "该证件号码已注册账号" in r.content.decode()
+    assert r.status_code == 200
     assert Applicant.objects.filter(id_number=NEW_ID).count() == 0
-
-
-def test_someone_registered_at_a_window_gets_an_account(client, db):
-    a = services.register_applicant(kind="person", name="赵七", id_number=NEW_ID)
-    r = client.post("/account/register/", {"kind": "person", "name": "赵七", "id_number": NEW_ID, "phone": "13912345678",
-                                           "password1": PASSWORD, "password2": PASSWORD})
-    assert r.status_code == 302
-    a.refresh_from_db()
-    assert a.user.username == NEW_ID
-    # the same number under another name is refused
-    client.logout()
-    other = resident_id_with_check("44080219800101001")
-    services.register_applicant(kind="person", name="钱八", id_number=other)
-    r = client.post("/account/register/", {"kind": "person", "name": "孙九", "id_number": other, "phone": "13912345678",
-                                           "password1": PASSWORD, "password2": PASSWORD})
-    assert r.status_code == 400 and "证件号码与姓名(名称)不一致" in r.content.decode()
-    assert not User.objects.filter(username=other).exists()
 
 
 @pytest.fixture

@@ -65,11 +65,12 @@ def test_demo_citizen_and_company_log_in_to_their_own_pages(demo):
     person = Applicant.objects.get(user__username="citizen")
     firm = Applicant.objects.get(user__username="company")
     assert (person.kind, firm.kind) == ("person", "legal_person")
+    assert person.is_verified and (person.verified_by, firm.verified_by) == ("demo", "demo")  # issue 11
     assert person.cases.exists()  # the first synthetic person of the history
     c = Client()
     assert c.login(username="citizen", password=loader.DEMO_PASSWORD)
     page = c.get("/my/").content.decode()
-    assert person.name in page and firm.name not in page
+    assert person.name in page and firm.name not in page and "账号尚未实名核验" not in page
     c = Client()
     assert c.login(username="company", password=loader.DEMO_PASSWORD)
     assert "企业专属网页" in c.get("/my/").content.decode()

@@ -63,17 +63,24 @@ def test_register_apply_and_follow_the_case(live_server, item, people, desktop, 
     page.get_by_label("手机号码").fill("13812345678")
     page.get_by_label("设置密码").fill(PASSWORD)
     page.get_by_label("再次输入密码").fill(PASSWORD)
-    page.get_by_role("button", name="注册并登录").click()
+    page.get_by_role("button", name="提交注册").click()
     assert "居民身份证号码校验位不符" in page.get_by_role("alert").inner_text()
     assert page.get_by_label("居民身份证号码").get_attribute("aria-invalid") == "true"
     page.screenshot(path=str(screenshots / "apply-register-error-desktop.png"), full_page=True)
     page.get_by_label("居民身份证号码").fill(ID_NUMBER)
     page.get_by_label("设置密码").fill(PASSWORD)
     page.get_by_label("再次输入密码").fill(PASSWORD)
-    page.get_by_role("button", name="注册并登录").click()
+    page.get_by_role("button", name="提交注册").click()
+    # one answer whatever the number (issue 11), then log in with the password just set
+    assert "注册信息已提交" in page.get_by_role("heading", level=1).inner_text()
+    page.get_by_role("link", name="登录", exact=True).click()
+    page.wait_for_url("**/account/login/")
+    page.get_by_label("证件号码").fill(ID_NUMBER)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
     page.wait_for_url(live_server.url + "/my/")
-    assert "注册成功" in page.locator(".messages").inner_text()
     assert "还没有提交过申请" in page.locator("main").inner_text()
+    assert "账号尚未实名核验" in page.locator("main").inner_text()
 
     # apply: nothing attached first, so the form explains what is missing
     page.goto(f"{live_server.url}/apply/{item.code}/")

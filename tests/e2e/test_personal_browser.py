@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import User
 
-from bianmin.cases import clock, services
+from bianmin.cases import clock, identity, services
 from bianmin.core.identities import uscc_with_check
 from bianmin.licences import services as licence_services
 from bianmin.licences.models import LicenceType, LicenceUse
@@ -33,6 +33,7 @@ def company(people, departments, make_item):
     user = User.objects.create_user(username=uscc, password=PASSWORD)
     company = services.register_applicant(kind="legal_person", name="湛江市海鲜餐饮有限公司", id_number=uscc, phone="13900000000",
                                           user=user, legal_representative="王五")
+    identity.mark_verified(applicant=company, method="window")  # a verified holder sees its licences (issue 11)
     market = departments["market"]
     renew = make_item(name="食品经营许可延续", audience="legal_person")
     LicenceType.objects.filter(code="spjyxkz").update(renewal_item_code=renew.code,

@@ -10,7 +10,7 @@ from django.test import Client
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from bianmin.cases import clock, services
+from bianmin.cases import clock, identity, services
 from bianmin.cases.models import CaseMaterial, CaseStatus
 from bianmin.catalog import services as catalog_services
 from bianmin.catalog.models import Proof
@@ -25,8 +25,9 @@ from tests.conftest import item_data
 def company(people, holders):
     name, uscc = holders["company"]
     user = User.objects.create_user(username="company", password="Bianmin!2026")
-    return services.register_applicant(kind="legal_person", name=name, id_number=uscc, phone="13900000000", user=user,
+    company = services.register_applicant(kind="legal_person", name=name, id_number=uscc, phone="13900000000", user=user,
                                        legal_representative="王五")
+    return identity.mark_verified(applicant=company, method="window")  # a verified holder (issue 11)
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from bianmin.core.identities import mask_id_number
 from bianmin.org.access import staff_console  # noqa: F401  (re-exported for the supervision views)
 from bianmin.org.models import Department, Role
 
-from . import clock, files, selectors, services
+from . import clock, files, identity, selectors, services
 from .console_forms import (
     DELIVERY_CHOICES, MATERIAL_CHOICES, STOP_CHOICES, ApplicantForm, CaseFilterForm, int_list, int_or_none, material_choice,
 )
@@ -133,6 +133,7 @@ def register(request):
     try:
         case = services.submit_at_window(applicant=form.data_for_service(), item=item, actor=request.user, materials=materials,
                                           form_data=form.form_data(), idempotency_key=f"window:{ctx['token']}")
+        code = identity.issue_activation_code(applicant=case.applicant, channel="receipt", actor=request.user)
     except DomainError as exc:
         problems = ([{"field": "materials", "message": exc.message}] if exc.code == "materials_missing"
                     else exc.details or [{"field": exc.field, "message": exc.message}])
@@ -156,7 +157,8 @@ def register(request):
         ctx["summary"] = summary if len(problems) > 1 else [{"message": exc.message, "anchor": summary[0]["anchor"]}]
         return render(request, "cases/console/register.html", ctx, status=exc.status)
     applicant = case.applicant
-    messages.success(request, f"已登记{applicant.name}的申请,办件编号 {case.number},请受理")
+    messages.success(request, f"已登记{applicant.name}的申请,办件编号 {case.number},请受理"
+                     + (f"。申请人网上账号激活码:{identity.format_code(code)}(72 小时内有效,请写在受理回执上交申请人)" if code else ""))
     return redirect(f"{NS}:detail", number=case.number)
 
 

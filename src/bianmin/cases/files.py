@@ -385,6 +385,10 @@ def open_for(user, file_id) -> UploadedFile:
     applicant = getattr(user, "applicant", None)
     staff = getattr(user, "staff", None)
     allowed = applicant is not None and record.owner_id == applicant.pk
+    if allowed and record.case_material_id and not applicant.is_verified:  # issue 11: not a window case's files
+        from .selectors import account_sees_case
+
+        allowed = account_sees_case(applicant, record.case_material.case)
     if not allowed and staff is not None and record.case_material_id and staff_may_open_case_files(staff):
         from .selectors import staff_visible_cases
 

@@ -121,6 +121,46 @@ class RegisterForm(AccessibleForm):
         return data
 
 
+def _password_pair(form, data, user=None):
+    p1, p2 = data.get("password1"), data.get("password2")
+    if p1 and p2 and p1 != p2:
+        form.add_error("password2", "两次输入的密码不一致")
+    elif p1:
+        try:
+            validate_password(p1, user)
+        except forms.ValidationError as exc:
+            form.add_error("password1", exc)
+
+
+class SmsCodeForm(AccessibleForm):
+    """激活账号 / 找回密码, step 1: the number whose phone on file gets a code."""
+    id_number = _text("证件号码", 30, help_text="居民身份证号码或统一社会信用代码", autocomplete="username", spellcheck="false",
+                      autocapitalize="characters")
+
+    def clean_id_number(self):
+        return normalise(self.cleaned_data["id_number"])
+
+
+class ActivateForm(AccessibleForm):
+    """激活账号 / 找回密码, step 2: the one-time code (window receipt or SMS) and a new password."""
+    id_number = _text("证件号码", 30, help_text="居民身份证号码或统一社会信用代码", autocomplete="username", spellcheck="false",
+                      autocapitalize="characters")
+    code = _text("激活码或短信验证码", 20, help_text="窗口回执上的激活码(如 ABCDE-FGHJK),或发送到登记手机号码的 6 位验证码",
+                 autocomplete="one-time-code", spellcheck="false", autocapitalize="characters")
+    password1 = forms.CharField(label="设置新密码", strip=False, max_length=128, help_text="至少 8 位,不能全是数字,不要用常见密码",
+                                widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), error_messages={"required": "请设置密码"})
+    password2 = forms.CharField(label="再次输入新密码", strip=False, max_length=128, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+                                error_messages={"required": "请再次输入密码"})
+
+    def clean_id_number(self):
+        return normalise(self.cleaned_data["id_number"])
+
+    def clean(self):
+        data = super().clean()
+        _password_pair(self, data)
+        return data
+
+
 class LoginForm(AccessibleForm):
     id_number = _text("证件号码", 30, help_text="居民身份证号码或统一社会信用代码,18 位", autocomplete="username", spellcheck="false", autocapitalize="characters")
     password = forms.CharField(label="密码", strip=False, max_length=128, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),

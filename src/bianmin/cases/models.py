@@ -12,6 +12,15 @@ from bianmin.catalog.models import Material, ServiceItem
 from bianmin.org.models import Department, Hall, Staff, Window
 
 
+class Verification(models.TextChoices):
+    """How an account proved it is the applicant of its record (issue 11)."""
+    OIDC = "oidc", "统一身份认证"
+    OIDC_LEGAL_REP = "oidc_legal_rep", "法定代表人统一身份认证"
+    ACTIVATION = "activation", "激活码"
+    WINDOW = "window", "窗口核验"
+    DEMO = "demo", "演示账号"
+
+
 class Applicant(models.Model):
     """A natural person (resident ID) or a legal person (unified social credit code)."""
 
@@ -28,13 +37,48 @@ class Applicant(models.Model):
     email = models.EmailField("电子邮箱", blank=True)
     address = models.CharField("联系地址", max_length=200, blank=True)
     legal_representative = models.CharField("法定代表人", max_length=40, blank=True)
+    legal_representative_id_number = models.CharField(
+        "法定代表人身份证号码", max_length=18, blank=True,
+        help_text="统一身份认证核验为此身份证号码的本人,可认领本单位账号")
     created_at = models.DateTimeField("登记时间", auto_now_add=True)
+    # How the link between this record and its account was proven (issue 11). Empty: the account
+    # typed name and number itself (自行注册, 未实名核验); it sees only what it submitted itself.
+    verified_by = models.CharField("实名核验方式", max_length=20, choices=Verification.choices, blank=True)
+    verified_at = models.DateTimeField("实名核验时间", null=True, blank=True)
 
     class Meta:
         verbose_name = verbose_name_plural = "申请人"
 
     def __str__(self):
         return self.name
+
+    @property
+    def is_verified(self) -> bool:
+        """The account linked to this record has proven it is this person or enterprise
+        (cases.identity owns how; licences.selectors and cases.selectors read it)."""
+        return self.user_id is not None and self.verified_at is not None
+
+
+class ActivationCode(models.Model):
+    """A one-time code that lets an account claim an existing applicant record (激活码), or reset
+    its password. Delivered out of band only: printed on the window receipt or sent by SMS to the
+    phone already on file. Stored as an HMAC, never in clear (cases.identity)."""
+
+    class Channel(models.TextChoices):
+        RECEIPT = "receipt", "窗口回执"
+        SMS = "sms", "短信"
+
+    applicant = models.ForeignKey(Applicant, on_delete=models.CASCADE, related_name="activation_codes")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    code_hash = models.CharField(max_length=64)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    tries = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "激活码"
+        indexes = [models.Index(fields=["applicant", "-id"], name="activation_applicant_recent")]
 
 
 class CaseStatus(models.TextChoices):

@@ -178,6 +178,7 @@ def _after_commit(event_id: int) -> None:
 def deliver_event(event_id: int) -> list:
     """Write the inbox message and the outbox rows of one event; enqueue the sending after commit."""
     from .models import CaseEvent, Message, OutboxMessage
+    from .selectors import account_sees_case
 
     event = (CaseEvent.objects.select_related("case__applicant", "case__item", "case__department", "case__hall")
              .filter(pk=event_id).first())
@@ -189,7 +190,7 @@ def deliver_event(event_id: int) -> list:
     applicant = case.applicant
     outbox: list[OutboxMessage] = []
     for notice in compose(case, event):
-        if applicant.user_id:
+        if account_sees_case(applicant, case):  # not an unverified account's inbox for a window case
             Message.objects.create(recipient_id=applicant.user_id, case=case, kind=notice.kind, title=notice.title[:100],
                                    body=notice.body)
         if applicant.phone:

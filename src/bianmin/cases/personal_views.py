@@ -28,7 +28,7 @@ from bianmin.licences import selectors as licence_selectors
 from bianmin.licences import sharing
 from bianmin.licences.models import LicenceStatus, ShareLink
 
-from . import clock, services
+from . import clock, selectors, services
 from .models import OPEN_STATUSES, Applicant, Case, CaseMaterial, CaseStatus, Message
 from .public_views import _applicant, _domain_error, _paginate, applicant_required, my_cases_context
 
@@ -59,7 +59,7 @@ def _renewals(current, today) -> list[dict]:
 
 def _waiting(applicant: Applicant) -> list[dict]:
     """Cases waiting for the applicant: 补正 materials while 待补正, 容缺 materials while they may come."""
-    rows = (CaseMaterial.objects.filter(case__applicant=applicant)
+    rows = (CaseMaterial.objects.filter(case__in=Case.objects.filter(selectors.applicant_case_filter(applicant)))
             .filter(Q(state=CaseMaterial.State.MISSING, case__status=CaseStatus.SUPPLEMENT)
                     | Q(state=CaseMaterial.State.PENDING, case__status__in=services.TRANSITIONS["receive_pending"]))
             .select_related("case__item").only("name", "state", "case__number", "case__item__name").order_by("case_id", "order")[:100])
@@ -74,7 +74,7 @@ def _next_groups(applicant: Applicant, held_codes: set[str]) -> tuple[list[dict]
     """The rules for items commonly applied for next (from the licences held and the items approved),
     and the codes the applicant applied for already (not offered again)."""
     rules = next_items_rules()
-    done = set(Case.objects.filter(applicant=applicant).exclude(status=CaseStatus.DRAFT)
+    done = set(Case.objects.filter(selectors.applicant_case_filter(applicant)).exclude(status=CaseStatus.DRAFT)
                .values_list("item__code", "approved").distinct()[:500])
     approved = {code for code, ok in done if ok}
     # in the data's order: the most useful advice first
@@ -100,7 +100,7 @@ def home(request):
     context = my_cases_context(request)
     applicant = context["applicant"]
     today = clock.today()
-    current = list(licence_selectors.holder_licences(applicant.id_number).filter(licence_selectors.current(today)))
+    current = list(licence_selectors.holder_licences(applicant).filter(licence_selectors.current(today)))
     renewals = _renewals(current, today)
     groups, applied = _next_groups(applicant, {lic.licence_type.code for lic in current})
     # the renewal items and the next items in one look-up
@@ -108,12 +108,13 @@ def home(request):
     for r in renewals:
         r["item"] = items.get(r["code"])
     finished = [CaseStatus.DECIDED, CaseStatus.DELIVERED]
-    counts = Case.objects.filter(applicant=applicant).aggregate(
+    counts = selectors.applicant_cases(applicant).order_by().aggregate(
         open_count=Count("pk", filter=Q(status__in=OPEN_STATUSES)),
         to_rate=Count("pk", filter=Q(status__in=finished, rating__isnull=True)))
     context.update({
         "is_enterprise": applicant.kind == Applicant.Kind.LEGAL_PERSON, "renewals": renewals, "waiting": _waiting(applicant),
         "next_groups": _next_items(applicant, groups, applied, items), "licence_count": len(current), **counts,
+        "verified": applicant.is_verified,
     })
     if context["is_enterprise"]:
         context["bundles"] = list(Bundle.objects.filter(audience__in=["legal_person", "both"]).order_by("id")[:6])
@@ -130,12 +131,12 @@ def _unread(request) -> int:
 @require_http_methods(["GET", "POST"])
 def licences(request):
     applicant = _applicant(request)
-    rows = list(licence_selectors.holder_licences(applicant.id_number)[:200])
+    rows = list(licence_selectors.holder_licences(applicant)[:200])
     error, status, failed = "", 200, None
     if request.method == "POST":
         identifier = (request.POST.get("licence") or "")[:200]
         try:
-            licence = licence_selectors.holder_licence(applicant.id_number, identifier)
+            licence = licence_selectors.holder_licence(applicant, identifier)
             link, token = sharing.create_share_link(licence, holder=applicant, hours=request.POST.get("hours"),
                                                     show_fields=request.POST.getlist("fields"), actor=request.user)
         except NotFound as exc:
@@ -149,7 +150,7 @@ def licences(request):
             flash.success(request, f"已生成“{licence.name}”的核验链接,有效至 {timezone.localtime(link.expires_at):%Y-%m-%d %H:%M}。")
             return redirect("cases_public:my_licences")
     now = timezone.now()
-    links = list(ShareLink.objects.filter(licence__holder_id_number=applicant.id_number, revoked_at__isnull=True, expires_at__gt=now)
+    links = list(ShareLink.objects.filter(licence__in=rows, revoked_at__isnull=True, expires_at__gt=now)
                  .select_related("licence").order_by("-id")[:100])
     by_licence: dict[int, list] = {}
     for link in links:
@@ -161,7 +162,7 @@ def licences(request):
               "current": lic.status == LicenceStatus.VALID and (lic.valid_until is None or lic.valid_until >= today),
               "ending": lic.valid_until is not None and lic.status == LicenceStatus.VALID
               and lic.valid_until <= today + timedelta(days=RENEWAL_DAYS)} for lic in rows]
-    context = {"applicant": applicant, "cards": cards, "durations": sharing.DURATIONS, "default_fields": sharing.DEFAULT_FIELDS,
+    context = {"applicant": applicant, "cards": cards, "verified": applicant.is_verified, "durations": sharing.DURATIONS, "default_fields": sharing.DEFAULT_FIELDS,
                "new_link": request.session.pop("new_share_link", None) if request.method == "GET" else None,
                "error": error, "failed": failed, "unread": _unread(request),
                "is_enterprise": applicant.kind == Applicant.Kind.LEGAL_PERSON}
@@ -172,7 +173,7 @@ def licences(request):
 def licence_pdf(request, identifier):
     applicant = _applicant(request)
     try:
-        licence = licence_selectors.holder_licence(applicant.id_number, identifier)
+        licence = licence_selectors.holder_licence(applicant, identifier)
     except NotFound as exc:
         return _domain_error(request, exc)
     response = HttpResponse(documents.licence_pdf(licence, base_url=request.build_absolute_uri("/").rstrip("/")),
@@ -196,7 +197,7 @@ def revoke_share(request, link_id):
 @applicant_required
 def licence_uses(request):
     applicant = _applicant(request)
-    page, page_range = _paginate(request, licence_selectors.holder_uses(applicant.id_number))
+    page, page_range = _paginate(request, licence_selectors.holder_uses(applicant))
     return render(request, "cases/public/personal_uses.html",
                   {"applicant": applicant, "page": page, "page_range": page_range, "unread": _unread(request)})
 
@@ -209,7 +210,7 @@ def ratings(request):
     finished cases still waiting for one, linked to the rating page."""
     applicant = _applicant(request)
     given = list(applicant.ratings.select_related("case__item", "department").order_by("-created_at")[:100])
-    waiting = list(Case.objects.filter(applicant=applicant, status__in=[CaseStatus.DECIDED, CaseStatus.DELIVERED],
+    waiting = list(Case.objects.filter(selectors.applicant_case_filter(applicant), status__in=[CaseStatus.DECIDED, CaseStatus.DELIVERED],
                                        rating__isnull=True).select_related("item").order_by("-decided_at")[:50])
     return render(request, "cases/public/personal_ratings.html",
                   {"applicant": applicant, "given": given, "waiting": waiting, "unread": _unread(request)})

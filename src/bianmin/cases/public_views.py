@@ -13,8 +13,6 @@ from functools import wraps
 
 from django.contrib import messages as flash
 from django.contrib.auth import authenticate, login, logout
-from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -27,8 +25,15 @@ from bianmin.core import throttle
 from bianmin.core.errors import DomainError, NotFound, ValidationError
 from bianmin.org.models import Level
 
-from . import clock, files, reuse, selectors, services
-from .forms import ContactForm, LoginForm, RegisterForm, WithdrawForm
+from . import clock, files, identity, oidc, reuse, selectors, services
+from .forms import (
+    ActivateForm,
+    ContactForm,
+    LoginForm,
+    RegisterForm,
+    SmsCodeForm,
+    WithdrawForm,
+)
 from .models import Applicant, CaseMaterial, CaseStatus, Delivery, Message
 
 PAGE_SIZE = 20
@@ -130,8 +135,35 @@ def logout_view(request):
     return redirect("/")
 
 
+REGISTERED_MESSAGE = ("注册信息已提交。若该证件号码此前未登记,账号已建立,请用证件号码和刚设置的密码登录。"
+                      "若该证件号码已在服务大厅登记过或已注册账号,请用窗口回执上的激活码、发送到登记手机号码的验证码"
+                      "或统一身份认证激活账号;忘记密码请找回密码。")
+SMS_SENT_MESSAGE = "如果该证件号码登记了手机号码,验证码已发送到该号码,15 分钟内有效。没有收到请携带证件到服务大厅办理。"
+
+
+def _client_address(request) -> str:
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def _too_many(request, scope: str, identity_key: str = "", *, per_address: int, per_identity: int, window: int) -> int:
+    """Seconds to wait (0 = go) for this address and, when given, this identity (issue 11 point 3)."""
+    wait = throttle.rate_limit(f"{scope}:addr", _client_address(request), limit=per_address, window=window)
+    if identity_key:
+        wait = max(wait, throttle.rate_limit(f"{scope}:id", identity_key, limit=per_identity, window=window))
+    return wait
+
+
+def _throttled(request, wait: int):
+    response = _error_page(request, 429, STATUS_TITLES[429], f"操作过于频繁,请 {max(1, (wait + 59) // 60)} 分钟后再试。")
+    response["Retry-After"] = str(wait)
+    return response
+
+
 @require_http_methods(["GET", "POST"])
 def register_view(request):
+    """自行注册 (issue 11): a new number gets a new, unverified account; a number that already has a
+    record or an account gets nothing. Both answer the same page, so the form tells no one whether a
+    number is known, and neither claims an existing record (that takes cases.identity's proofs)."""
     kind = request.GET.get("kind") if request.GET.get("kind") in Applicant.Kind.values else Applicant.Kind.PERSON
     form = RegisterForm(request.POST or None, kind=kind)
     error, status = "", 200
@@ -139,29 +171,99 @@ def register_view(request):
         status = 400
         if form.is_valid():
             d = form.cleaned_data
+            wait = _too_many(request, "register", d["id_number"], per_address=10, per_identity=3, window=3600)
+            if wait:
+                return _throttled(request, wait)
             try:
-                with transaction.atomic():
-                    if User.objects.filter(username=d["id_number"]).exists():
-                        raise ValidationError("该证件号码已注册账号,请直接登录;忘记密码请到服务大厅办理。",
-                                              code="identity_taken", field="id_number")
-                    user = User.objects.create_user(username=d["id_number"], password=d["password1"])
-                    services.register_applicant(kind=form.kind, name=d["name"], id_number=d["id_number"], phone=d["phone"],
-                                                user=user, legal_representative=d.get("legal_representative", ""))
-            except DomainError as exc:
+                identity.register_account(kind=form.kind, name=d["name"], id_number=d["id_number"], phone=d["phone"],
+                                          password=d["password1"], legal_representative=d.get("legal_representative", ""))
+            except DomainError as exc:  # the input itself (checksum, name): the same whoever holds the number
                 status = exc.status
                 if exc.field in form.fields:
                     form.add_error(exc.field, exc.message)
                 else:
                     error = exc.message
-            except IntegrityError:  # the same number registered at the same moment
-                status = 409
-                form.add_error("id_number", "该证件号码已注册账号,请直接登录。")
             else:
-                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-                flash.success(request, "注册成功,已为您登录。")
-                return redirect(_safe_next(request))
+                return render(request, "cases/public/account_message.html",
+                              {"title": "注册信息已提交", "message": REGISTERED_MESSAGE})
     return render(request, "cases/public/register.html",
                   {"form": form, "kind": form.kind, "error": error, "next": _safe_next(request, "")}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def activate_view(request, reset: bool = False):
+    """激活账号 (claim a record with a one-time code) and 找回密码 (the same code, a new password): one
+    page, two steps. Every answer is generic; both steps are rate-limited per address and number."""
+    sms_form = SmsCodeForm(request.POST if request.POST.get("action") == "sms" else None, prefix="sms")
+    form = ActivateForm(request.POST if request.POST.get("action") == "redeem" else None,
+                        initial={"id_number": request.GET.get("id_number", "")[:30]})
+    notice, error, status = "", "", 200
+    if request.method == "POST" and request.POST.get("action") == "sms":
+        status = 400
+        if sms_form.is_valid():
+            number = sms_form.cleaned_data["id_number"]
+            wait = _too_many(request, "sms-code", number, per_address=10, per_identity=3, window=900)
+            if wait:
+                return _throttled(request, wait)
+            identity.request_sms_code(id_number=number)
+            notice, status = SMS_SENT_MESSAGE, 200
+            form = ActivateForm(initial={"id_number": number})
+    elif request.method == "POST" and request.POST.get("action") == "redeem":
+        status = 400
+        if form.is_valid():
+            d = form.cleaned_data
+            wait = _too_many(request, "activate", d["id_number"], per_address=20, per_identity=10, window=3600)
+            if wait:
+                return _throttled(request, wait)
+            try:
+                user = identity.redeem_code(id_number=d["id_number"], code=d["code"], password=d["password1"])
+            except DomainError as exc:
+                status = exc.status
+                if exc.field in form.fields and exc.field != "code":
+                    form.add_error(exc.field, exc.message)
+                else:
+                    error = exc.message
+            else:
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                applicant = getattr(user, "applicant", None)
+                flash.success(request, "账号已激活,已为您登录。" if applicant is not None and applicant.is_verified
+                              else "密码已重设,已为您登录。")
+                return redirect(_safe_next(request))
+    elif request.method == "POST":
+        status = 400
+        error = "请求无效,请重新填写。"
+    return render(request, "cases/public/activate.html",
+                  {"form": form, "sms_form": sms_form, "notice": notice, "error": error, "reset": reset,
+                   "next": _safe_next(request, "")}, status=status)
+
+
+@require_http_methods(["GET"])
+def oidc_start(request):
+    """统一身份认证: off to the provider. `enterprise` (a USCC) asks to claim that enterprise as its legal
+    representative once the person is proven."""
+    if not identity.oidc_enabled():
+        return _error_page(request, 404, STATUS_TITLES[404], "本平台未接入统一身份认证。")
+    wait = _too_many(request, "oidc", per_address=30, per_identity=0, window=600)
+    if wait:
+        return _throttled(request, wait)
+    enterprise = (request.GET.get("enterprise") or "").strip().upper()[:18]
+    try:
+        url = oidc.begin(request.session, next_url=_safe_next(request), enterprise=enterprise)
+    except DomainError as exc:
+        return _domain_error(request, exc)
+    return HttpResponseRedirect(url)
+
+
+@require_http_methods(["GET"])
+def oidc_callback(request):
+    try:
+        assertion, pending = oidc.complete(request.session, request.GET)
+        user = identity.link_verified_identity(assertion=assertion, enterprise=pending.get("enterprise", ""))
+    except DomainError as exc:
+        return _domain_error(request, exc)
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    flash.success(request, "已通过统一身份认证完成实名核验并登录。")
+    return redirect(pending.get("next") or "/my/")
 
 
 # ----------------------------------------------------------------------------- applying online

@@ -38,7 +38,7 @@ class Offer:
 
 def from_licences(applicant: Applicant, materials) -> dict:
     """{material id: Licence} for the materials a current licence of the applicant fills. One query."""
-    held = satisfying(applicant.id_number, {m.satisfied_by for m in materials if m.satisfied_by}, clock.today())
+    held = satisfying(applicant, {m.satisfied_by for m in materials if m.satisfied_by}, clock.today())
     return {m.pk: held[m.satisfied_by] for m in materials if m.satisfied_by in held}
 
 

@@ -8,7 +8,15 @@ from django.db.models import Prefetch, Q, QuerySet
 from bianmin.core.errors import NotFound
 from bianmin.org.models import Role, Staff, Window
 
-from .models import Case, CaseEvent, CaseMaterial, CaseStatus, ReviewTask, SupervisionHandover
+from .models import (
+    Case,
+    CaseEvent,
+    CaseMaterial,
+    CaseStatus,
+    Channel,
+    ReviewTask,
+    SupervisionHandover,
+)
 
 LIST_RELATED = ("item", "department", "applicant")
 
@@ -17,9 +25,24 @@ def _not_found():
     return NotFound("找不到该办件", code="case_not_found")
 
 
+def applicant_case_filter(applicant) -> Q:
+    """The record's cases its account sees (issue 11): all of them once the account proved its
+    identity (cases.identity); an unverified account only what came in online, i.e. what it submitted
+    itself, never a case a window registered for this number."""
+    q = Q(applicant=applicant)
+    if not applicant.is_verified:
+        q &= ~Q(channel=Channel.WINDOW)
+    return q
+
+
+def account_sees_case(applicant, case) -> bool:
+    """The same rule as applicant_case_filter, for one case in hand (notifications to the account)."""
+    return applicant.user_id is not None and (applicant.is_verified or case.channel != Channel.WINDOW)
+
+
 def applicant_cases(applicant) -> QuerySet[Case]:
     """我的办件: newest first (index case_applicant_recent)."""
-    return (Case.objects.filter(applicant=applicant).select_related("item", "department")
+    return (Case.objects.filter(applicant_case_filter(applicant)).select_related("item", "department")
             .only("id", "number", "status", "created_at", "submitted_at", "accepted_on", "decided_on", "promised_deadline",
                   "statutory_deadline", "stopped_on", "stopped_days", "extension_days", "approved", "visit_count",
                   "item__name", "item__code", "item__max_visits", "item__promised_days", "item__statutory_days",
@@ -85,7 +108,7 @@ def _detail(qs: QuerySet[Case]) -> QuerySet[Case]:
 def case_for_applicant(user, number: str) -> Case:
     """The applicant's own case by number; anyone else's is 'not found' (never 'forbidden')."""
     applicant = getattr(user, "applicant", None)
-    case = _detail(Case.objects.filter(applicant=applicant, number=number[:32])).first() if applicant else None
+    case = _detail(Case.objects.filter(applicant_case_filter(applicant), number=number[:32])).first() if applicant else None
     if case is None:
         raise _not_found()
     return case
@@ -93,7 +116,7 @@ def case_for_applicant(user, number: str) -> Case:
 
 def draft_for_applicant(user, pk: int) -> Case:
     applicant = getattr(user, "applicant", None)
-    case = _detail(Case.objects.filter(applicant=applicant, pk=pk, status=CaseStatus.DRAFT)).first() if applicant else None
+    case = _detail(Case.objects.filter(applicant_case_filter(applicant), pk=pk, status=CaseStatus.DRAFT)).first() if applicant else None
     if case is None:
         raise _not_found()
     return case

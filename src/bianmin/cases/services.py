@@ -228,14 +228,17 @@ def register_applicant(*, kind: str, name: str, id_number: str, phone: str = "",
     if existing:
         if existing.name != name:
             raise ValidationError("证件号码与姓名(名称)不一致", code="identity_mismatch", field="name")
-        if user is not None and existing.user_id not in (None, user.pk):
-            raise Conflict("该证件号码已注册账号", code="identity_taken", field="id_number")
-        if user is not None and existing.user_id is None:
-            existing.user = user
-            existing.save(update_fields=["user"])
+        if user is not None and existing.user_id != user.pk:
+            # claiming an existing record takes a proof (cases.identity: 统一身份认证 or an activation
+            # code), never its name and number alone (issue 11)
+            raise Conflict("该证件号码已有登记信息", code="identity_taken", field="id_number")
         return existing
+    if extra.get("legal_representative_id_number"):  # who may claim the enterprise through 统一身份认证
+        extra["legal_representative_id_number"] = validate_resident_id(extra["legal_representative_id_number"],
+                                                                       "legal_representative_id_number")
     applicant = Applicant.objects.create(kind=kind, name=name, id_number=id_number, phone=phone.strip()[:20], user=user,
-                                         **{k: v for k, v in extra.items() if k in ("email", "address", "legal_representative")})
+                                         **{k: v for k, v in extra.items() if k in ("email", "address", "legal_representative",
+                                                                                    "legal_representative_id_number")})
     audit.record("applicant.register", actor=user or "system", obj=applicant, data={"kind": kind})
     return applicant
 
@@ -478,7 +481,7 @@ def _once_only(case: Case, materials) -> dict:
     from bianmin.licences.selectors import satisfying
 
     codes = {m.satisfied_by for m in materials if m.satisfied_by}
-    held = satisfying(case.applicant.id_number, codes, clock.today()) if codes else {}
+    held = satisfying(case.applicant, codes, clock.today()) if codes else {}
     filled = {}
     for m in materials:
         lic = held.get(m.satisfied_by) if m.satisfied_by else None
@@ -875,7 +878,7 @@ def _recheck_at_acceptance(case: Case) -> None:
             state=CaseMaterial.State.NOT_NEEDED, note=catalog_selectors.NOT_RETAINED_NOTE)
     licensed = [cm for cm in rows if cm.state == CaseMaterial.State.FROM_LICENCE and cm.material and cm.material.satisfied_by]
     if licensed:
-        held = satisfying(case.applicant.id_number, {cm.material.satisfied_by for cm in licensed}, clock.today())
+        held = satisfying(case.applicant, {cm.material.satisfied_by for cm in licensed}, clock.today())
         lapsed = [cm for cm in licensed if cm.material.satisfied_by not in held]
         if lapsed:
             raise ValidationError("以下材料所依据的电子证照已注销或过期,请要求申请人补正或核验纸质原件:" + "、".join(cm.name for cm in lapsed),

@@ -392,5 +392,9 @@ def ensure_demo_applicant_accounts() -> list[tuple[str, str]]:
             if applicant.user_id != user.pk:
                 applicant.user = user
                 applicant.save(update_fields=["user"])
+            if not applicant.is_verified:  # the demo's holders see their licences (issue 11: verified only)
+                from bianmin.cases import identity
+
+                identity.mark_verified(applicant=applicant, method="demo")
             out.append((username, f"{label} · {applicant.name}(我的办件、证照、评价;登录 /account/login/)"))
     return out

@@ -240,7 +240,7 @@ def by_holder(request):
             raise ValidationError("请提供 holder_name(与证件号码须同时匹配)", code="holder_name_required", field="holder_name")
         everything = _flag(include_invalid, "include_invalid")
         # name and number must both match: a number alone reveals nothing
-        qs = selectors.holder_licences(id_number).filter(holder_name=name).select_related("seal")
+        qs = selectors.number_licences(id_number, name).select_related("seal")
         if type_code:
             qs = qs.filter(licence_type__code=type_code)
         if not everything:

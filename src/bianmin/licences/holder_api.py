@@ -125,12 +125,12 @@ def use_out(use) -> dict:
 def my_licences(request):
     holder = _holder(request)
     today = _today()
-    return [licence_out(x, today) for x in selectors.holder_licences(holder.id_number)[:500]]
+    return [licence_out(x, today) for x in selectors.holder_licences(holder)[:500]]
 
 
 @router.get("/my/licences/{identifier}/pdf", response={200: None, **ERRORS}, summary="下载证照 PDF")
 def my_licence_pdf(request, identifier: str):
-    licence = selectors.holder_licence(_holder(request).id_number, identifier)
+    licence = selectors.holder_licence(_holder(request), identifier)
     response = HttpResponse(documents.licence_pdf(licence, base_url=request.build_absolute_uri("/").rstrip("/")),
                             content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="licence-{licence.number}.pdf"'
@@ -140,7 +140,7 @@ def my_licence_pdf(request, identifier: str):
 
 @router.get("/my/licences/{identifier}/share-links", response={200: list[ShareLinkOut], **ERRORS}, summary="证照的分享链接")
 def my_share_links(request, identifier: str):
-    licence = selectors.holder_licence(_holder(request).id_number, identifier)
+    licence = selectors.holder_licence(_holder(request), identifier)
     return [share_out(link, licence.identifier) for link in licence.share_links.order_by("-id")[:200]]
 
 
@@ -149,7 +149,7 @@ def my_share_links(request, identifier: str):
                          "issued_on、validity,或照面信息 surface:<名称>)。链接只在此返回一次。")
 def create_share_link(request, identifier: str, body: ShareIn):
     holder = _holder(request)
-    licence = selectors.holder_licence(holder.id_number, identifier)
+    licence = selectors.holder_licence(holder, identifier)
     link, token = sharing.create_share_link(licence, holder=holder, hours=body.hours, show_fields=body.show_fields,
                                             actor=request.auth)
     out = share_out(link, licence.identifier)
@@ -167,6 +167,6 @@ def revoke_share_link(request, link_id: str):
             description="哪个部门或接入系统在什么时候、为什么用了我的证照。")
 def my_licence_uses(request, page: str = "1", page_size: str = "20"):
     holder = _holder(request)
-    result = core_api.page(selectors.holder_uses(holder.id_number), page, page_size)
+    result = core_api.page(selectors.holder_uses(holder), page, page_size)
     return {"count": result.paginator.count, "page": result.number, "page_size": result.paginator.per_page,
             "results": [use_out(u) for u in result.object_list]}

@@ -21,6 +21,7 @@ from bianmin.core.identities import mask_id_number
 
 from . import services
 from .models import Licence, LicenceStatus, LicenceUse, ShareLink
+from .selectors import holder_q
 
 # What a holder may choose to show, besides the licence's name, issuer and verification result,
 # which every link shows. Surface (照面) fields are offered as "surface:<key>".
@@ -103,7 +104,8 @@ def revoke(link_id, *, holder, actor) -> ShareLink:
     except (TypeError, ValueError):
         raise NotFound("找不到该分享链接", code="share_link_not_found") from None
     link = (ShareLink.objects.select_for_update().select_related("licence")
-            .filter(pk=link_id if 0 < link_id < 2**63 else 0, licence__holder_id_number=getattr(holder, "id_number", "")).first())
+            .filter(pk=link_id if 0 < link_id < 2**63 else 0)
+            .filter(licence__in=Licence.objects.filter(holder_q(holder)).values("pk")).first())
     if link is None:
         raise NotFound("找不到该分享链接", code="share_link_not_found")
     if link.revoked_at is None:

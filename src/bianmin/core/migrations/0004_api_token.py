@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('core', '0003_fewer_indexes'),
-        ('cases', '0005_h2_api_token_to_core'),
+        ('cases', '0005_api_token_to_core'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,5 +1,5 @@
 # ApiToken moves to the core app (the API plumbing lives there). State only: the table
-# cases_apitoken stays as it is, with its rows; core/0004_h2_api_token takes it over.
+# cases_apitoken stays as it is, with its rows; core/0004_api_token takes it over.
 
 from django.db import migrations
 
