@@ -13,7 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from bianmin.cases import files, identity, services
-from bianmin.cases.auth import issue_token
+from bianmin.core.services import issue_token
 from bianmin.cases.models import ActivationCode, Applicant, OutboxMessage
 from bianmin.cases.public_views import REGISTERED_MESSAGE, SMS_SENT_MESSAGE
 from bianmin.core.identities import resident_id_with_check, uscc_with_check
@@ -72,7 +72,7 @@ def test_a_stranger_registering_a_companys_public_name_and_uscc_does_not_get_it(
 def test_a_person_registered_at_a_window_is_not_claimed_by_name_and_number(client, people, make_item):
     walk_in = services.register_applicant(kind="person", name="赵七", id_number=PERSON_ID, phone="13600002222")
     item = make_item(audience="person")
-    case = services.submit_application(walk_in, item, actor=people["clerk"].user, channel="window",
+    case = services.submit_application(applicant=walk_in, item=item, actor=people["clerk"].user, channel="window",
                                        materials={m.pk: {"at_window": True} for m in item.materials.all()})
     r = register(client, "person", "赵七", PERSON_ID)
     assert r.status_code == 200 and REGISTERED_MESSAGE in r.content.decode()
@@ -223,7 +223,7 @@ def test_the_window_receipt_takes_the_record_back_from_a_squatter(client, people
     client.force_login(squatter)
     record = services.register_applicant(kind="person", name="陈真名", id_number=PERSON_ID)  # what the window does
     item = make_item(audience="person")
-    case = services.submit_application(record, item, actor=people["clerk"].user, channel="window",
+    case = services.submit_application(applicant=record, item=item, actor=people["clerk"].user, channel="window",
                                        materials={m.pk: {"at_window": True} for m in item.materials.all()})
     # before any code: the unverified account does not see the window's case, nor the file the clerk scanned
     assert case.number not in client.get("/my/").content.decode()
@@ -264,7 +264,7 @@ def test_an_unverified_account_may_apply_online_for_itself(client, make_item):
     register(client, "person", "王新", PERSON_ID)
     user = User.objects.get(username=PERSON_ID)
     item = make_item(audience="person")
-    case = services.submit_application(user.applicant, item, actor=user,
+    case = services.submit_application(applicant=user.applicant, item=item, actor=user,
                                        materials={m.pk: {"at_window": True} for m in item.materials.all()})
     client.force_login(user)
     assert client.get(f"/my/cases/{case.number}/").status_code == 200

@@ -293,13 +293,14 @@ def test_api_token_creation_is_rate_limited(shared_cache, clock, person):
 
 # ----------------------------------------------------------------------------- the generic rate limit
 
-def test_rate_limit_counts_per_fixed_window(shared_cache, clock):
-    clock.now = 3600 * 500_000 + 100.0  # 100 s into an hour's window
+def test_rate_limit_counts_from_the_first_attempt(shared_cache, clock):
+    clock.now = 3600 * 500_000 + 100.0
     assert [throttle.rate_limit("register", "13800138000", limit=3, window=3600) for _ in range(3)] == [0, 0, 0]
-    assert throttle.rate_limit("register", "13800138000", limit=3, window=3600) == 3500
+    clock.advance(600)  # the window began with the first attempt: 3000 s of it are left
+    assert throttle.rate_limit("register", "13800138000", limit=3, window=3600) == 3000
     assert throttle.rate_limit("register", "13900139000", limit=3, window=3600) == 0  # another key
     assert throttle.rate_limit("reset", "13800138000", limit=3, window=3600) == 0  # another scope
-    clock.advance(3500)
+    clock.advance(3000)
     assert throttle.rate_limit("register", "13800138000", limit=3, window=3600) == 0
 
 

@@ -271,20 +271,25 @@ def succeeded(scope: str, account: str) -> None:
 # ----------------------------------------------------------------------------- generic rate limit
 
 def rate_limit(scope: str, key: str, *, limit: int, window: int) -> int:
-    """Count one call of `key` in `scope`; at most `limit` calls go ahead per fixed `window` seconds.
-    Returns the seconds until the window ends when over the limit, 0 when the call may go ahead."""
+    """Count one call of `key` in `scope`; at most `limit` calls go ahead in the `window` seconds that
+    start with the first of them. Returns the seconds until that window ends when over the limit, 0
+    when the call may go ahead. Keys are hashed: no ID number or address lands in the cache."""
     now = _now()
-    bucket = int(now // window)
-    k = f"throttle:rate:{_hash(scope, str(key), str(window))}:{bucket}"
-    cache.add(k, 0, window + 1)
+    h = _hash(scope, str(key), str(window))
+    counter, started = f"throttle:rate:{h}", f"throttle:rate-start:{h}"
+    start = cache.get(started)
+    if start is None or now - float(start) >= window:  # a new window begins with this call
+        start = now
+        cache.set(started, now, window + 1)
+        cache.set(counter, 0, window + 1)
     try:
-        n = cache.incr(k)
-    except ValueError:
-        cache.set(k, 1, window + 1)
+        n = cache.incr(counter)
+    except ValueError:  # expired between set and incr
+        cache.set(counter, 1, window + 1)
         n = 1
     if n <= limit:
         return 0
-    return max(1, math.ceil((bucket + 1) * window - now))
+    return max(1, math.ceil(window - (now - float(start))))
 
 
 class Throttled(DomainError):
