@@ -104,10 +104,11 @@ def test_entries_cut_off_the_end_are_caught(db, capsys):
     assert "审计日志被篡改:日志末尾的记录被删除" in capsys.readouterr().out
 
 
-def test_the_database_and_python_compute_the_same_hash(db):
-    """On PostgreSQL the hash is computed by the database (sha256 of the previous hash and the JSON);
-    it must be what Python computes from the stored row, for text in any script."""
+def test_the_database_and_python_compute_the_same_hash(db, settings):
+    """On PostgreSQL the hash is computed by the database (HMAC-SHA256 under the audit key, built from its
+    sha256()); it must be what Python's hmac computes from the stored row, for text in any script."""
     import hashlib
+    import hmac
     import json
 
     e = audit.record("test.unicode", actor="窗口一", object_type="case", object_id="4408-01",
@@ -115,28 +116,36 @@ def test_the_database_and_python_compute_the_same_hash(db):
     stored = AuditEntry.objects.get(pk=e.id)
     payload = json.dumps([stored.created_at.isoformat(), "窗口一", "test.unicode", "case", "4408-01", stored.data],
                          ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    assert stored.hash == hashlib.sha256((audit.GENESIS + payload).encode("utf-8")).hexdigest() == e.hash
-    assert stored.scheme == 2 and audit.verify().ok
+    expected = hmac.new(settings.AUDIT_KEY, (audit.GENESIS + payload).encode("utf-8"), hashlib.sha256).hexdigest()
+    assert stored.hash == expected == e.hash
+    assert stored.scheme == 3 and audit.verify().ok
 
 
-def test_entries_of_the_first_scheme_still_verify(db):
-    """Entries written before the scheme changed keep their hashes; the chain runs on from them."""
+def test_entries_of_the_first_schemes_still_verify(db):
+    """Entries written before the keyed chain (schemes 1 and 2) keep their hashes; the chain runs on from
+    them keyed, and the upgrade's migration records where (`keyed_from`): an older scheme after it is refused."""
     from django.utils import timezone
 
     from bianmin.core.models import AuditHead
 
     at = timezone.now()
     h1 = audit._digest_v1(audit.GENESIS, at, "old", "legacy", "", "", {"a": 1})
-    with connection.cursor() as cur:  # as a release before 2026-12 wrote it
+    h2 = audit.digest(h1, audit._payload(at, "old", "legacy2", "", "", {}))
+    with connection.cursor() as cur:  # as releases before 2026-12 and before the keyed chain wrote them
         cur.execute("INSERT INTO core_auditentry (created_at, actor, action, object_type, object_id, data, prev_hash, hash, scheme) "
                     "VALUES (%s, 'old', 'legacy', '', '', %s, %s, %s, 1)", [at, '{"a": 1}', audit.GENESIS, h1])
-    AuditHead.objects.update_or_create(pk=1, defaults={"prev": audit.GENESIS, "hash": h1})
+        cur.execute("INSERT INTO core_auditentry (created_at, actor, action, object_type, object_id, data, prev_hash, hash, scheme) "
+                    "VALUES (%s, 'old', 'legacy2', '', '', '{}', %s, %s, 2)", [at, h1, h2])
+    last_old = AuditEntry.objects.get(hash=h2).id
+    # what the migration 0004 does at the upgrade
+    AuditHead.objects.update_or_create(pk=1, defaults={"prev": h1, "hash": h2, "keyed_from": last_old + 1,
+                                                       "mac": audit.head_mac(last_old + 1)})
     new = audit.record("after", data={"b": 2})
-    assert new.prev_hash == h1
-    assert audit.verify().ok and audit.verify().checked == 2
-    with connection.cursor() as cur:  # claiming the new scheme for an old row does not pass either
+    assert new.prev_hash == h2 and new.id >= last_old + 1
+    assert audit.verify().ok and audit.verify().checked == 3
+    with connection.cursor() as cur:  # claiming another scheme for an old row does not pass either
         cur.execute("UPDATE core_auditentry SET scheme = 2 WHERE hash = %s", [h1])
-    assert audit.verify().broken_id is not None
+    assert audit.verify().broken_id == AuditEntry.objects.get(hash=h1).id
 
 
 def test_a_missing_head_is_taken_up_at_the_newest_entry(db):
