@@ -65,13 +65,22 @@ def _secret_key(name: str, label: bytes) -> bytes:
     return key
 
 
-# The AES-256-GCM key for seal private keys (licences/seals.py). Losing it means no department can
-# sign again (old licences still verify: they need only public keys); see docs/licences.md.
-SEAL_KEY = _secret_key("BIANMIN_SEAL_KEY", b"bianmin-seal-key:")
+def _seal_key() -> bytes:
+    """The AES-256-GCM key for seal private keys (licences/seals.py). Losing it means no department can
+    sign again (old licences still verify: they need only public keys); see docs/licences.md."""
+    return _secret_key("BIANMIN_SEAL_KEY", b"bianmin-seal-key:")
+
+
+def _audit_key() -> bytes:
+    """The audit chain's HMAC key (core/audit.py, scheme 3); see docs/security-audit.md."""
+    return _secret_key("BIANMIN_AUDIT_KEY", b"bianmin-audit-key:")
+
+
+SEAL_KEY = _seal_key()
 # The audit chain's HMAC key (core/audit.py, scheme 3). Kept out of the database and its backups: whoever
 # can write the database but does not hold this key cannot forge, edit or re-chain entries.
 AUDIT_KEY_DERIVED = not os.environ.get("BIANMIN_AUDIT_KEY", "").strip()
-AUDIT_KEY = _secret_key("BIANMIN_AUDIT_KEY", b"bianmin-audit-key:")
+AUDIT_KEY = _audit_key()
 if AUDIT_KEY_DERIVED:
     import warnings
 

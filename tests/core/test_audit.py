@@ -158,3 +158,50 @@ def test_a_missing_head_is_taken_up_at_the_newest_entry(db):
     d = audit.record("after.restore")
     assert d.prev_hash == c.hash
     assert audit.verify().ok and audit.verify().checked == 4
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("ab" * 32, bytes([0xAB] * 32)),
+    ("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", bytes(range(32))),
+])
+def test_audit_key_from_the_environment(monkeypatch, value, expected):
+    from bianmin import settings as project_settings
+
+    monkeypatch.setenv("BIANMIN_AUDIT_KEY", value)
+    assert project_settings._audit_key() == expected
+
+
+@pytest.mark.parametrize("value", ["too-short", "00" * 31, "AAEC"])
+def test_a_bad_audit_key_stops_the_start(monkeypatch, value):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from bianmin import settings as project_settings
+
+    monkeypatch.setenv("BIANMIN_AUDIT_KEY", value)
+    with pytest.raises(ImproperlyConfigured):
+        project_settings._audit_key()
+
+
+def test_without_debug_the_audit_key_is_required(tmp_path):
+    """Production (no DEBUG, not under pytest) refuses to start without BIANMIN_AUDIT_KEY."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "BIANMIN_TESTING", "BIANMIN_AUDIT_KEY")}
+    env.update(SECRET_KEY="x" * 50, BIANMIN_SEAL_KEY="00" * 32, BIANMIN_VAR_DIR=str(tmp_path))
+    run = subprocess.run([sys.executable, "-c", "import bianmin.settings"], env=env, capture_output=True, text=True)
+    assert run.returncode != 0 and "BIANMIN_AUDIT_KEY must be set" in run.stderr
+    env["BIANMIN_AUDIT_KEY"] = "11" * 32
+    run = subprocess.run([sys.executable, "-c", "import bianmin.settings as s; print(s.AUDIT_KEY.hex())"], env=env,
+                         capture_output=True, text=True)
+    assert run.stdout.strip() == "11" * 32 and "RuntimeWarning" not in run.stderr
+
+
+def test_a_key_the_chain_was_not_written_with_fails_verification(db, settings):
+    """A restore onto a machine with another BIANMIN_AUDIT_KEY (or a guessed key) does not verify."""
+    a, b = audit.record("x"), audit.record("y")
+    assert audit.verify().ok
+    settings.AUDIT_KEY = bytes(32)
+    result = audit.verify()
+    assert result.ok is False and "链头被修改" in result.reason
