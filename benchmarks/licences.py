@@ -1,8 +1,8 @@
 """The licence repository at scale: SM2 signing and verification speed, and the public verification page.
 
 Seeds N licences (default 1,000,000) into PostgreSQL (database `bench_licences` unless DATABASE_URL says
-otherwise): 20 issuing departments, 5 licence types, every row with a REAL SM2 signature over its
-canonical metadata (signed in a process pool, written with COPY). Then, on one core:
+otherwise): 20 issuing departments, 5 licence types, every row with REAL SM2 signatures over its
+canonical metadata and its status (signed in a process pool, written with COPY). Then, on one core:
 
 * sign_per_s / verify_per_s: `seals.sign` and `seals.verify` (our wrapper: gmssl's SM2 with a CSPRNG
   nonce and the table-driven point multiplication) over a licence's canonical bytes;
@@ -51,14 +51,15 @@ def _write(connection, columns, rows, seal_ids, signing, now) -> None:
     import json
 
     signatures = [s for part in signing.get() for s in part]
+    pairs = zip(signatures[0::2], signatures[1::2])  # each row: its metadata's signature, its status's
     with connection.cursor() as cur:
         with cur.cursor.copy(f"COPY licences_licence ({', '.join(columns)}) FROM STDIN") as copy:
-            for lic, sid, sig in zip(rows, seal_ids, signatures):
+            for lic, sid, (sig, status_sig) in zip(rows, seal_ids[0::2], pairs):
                 copy.write_row([
                     lic.identifier, lic.licence_type.pk, lic.name, lic.number, 1, lic.holder_name,
                     lic.holder_id_type, lic.holder_id_number, lic.issuer.pk, lic.issuer_name, lic.issuer_code,
                     lic.issued_on, lic.valid_from, lic.valid_until, lic.region_code, lic.status,
-                    json.dumps(lic.surface, ensure_ascii=False), "", sid, sig, "", False, now,
+                    json.dumps(lic.surface, ensure_ascii=False), "", sid, sig, "", False, now, sid, status_sig,
                 ])
 
 
@@ -88,7 +89,7 @@ def seed(n: int, workers: int) -> None:
     columns = ["identifier", "licence_type_id", "name", "number", "version", "holder_name", "holder_id_type",
                "holder_id_number", "issuer_id", "issuer_name", "issuer_code", "issued_on", "valid_from", "valid_until",
                "region_code", "status", "surface", "case_number", "seal_id", "signature", "revoke_reason", "imported",
-               "created_at"]
+               "created_at", "status_seal_id", "status_signature"]
     from django.utils import timezone
 
     now = timezone.now()
@@ -117,10 +118,10 @@ def seed(n: int, workers: int) -> None:
                 )
                 lic.status = "expired" if lic.valid_until and lic.valid_until < today else "valid"
                 rows.append(lic)
-                payloads.append(services.canonical_bytes(lic))
-                seal_ids.append(dept_seals[dept.pk].pk)
-            step = max(1, len(rows) // (workers * 4))
-            chunks = [(seal_ids[k:k + step], payloads[k:k + step]) for k in range(0, len(rows), step)]
+                payloads += [services.canonical_bytes(lic), services.status_bytes(lic)]
+                seal_ids += [dept_seals[dept.pk].pk] * 2
+            step = max(1, len(payloads) // (workers * 4))
+            chunks = [(seal_ids[k:k + step], payloads[k:k + step]) for k in range(0, len(payloads), step)]
             # sign this batch in the workers while the previous one is written and the next one built
             signing = pool.map_async(_sign_chunk, chunks)
             if pending is not None:

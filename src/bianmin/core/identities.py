@@ -159,3 +159,16 @@ def mask_resident_id(s) -> str:
     if len(value) <= 10:
         return "*" * len(value)
     return value[:6] + "*" * (len(value) - 10) + value[-4:]
+
+
+def mask_phone(s) -> str:
+    """For display and logs: a mobile number keeps its first 3 and last 4 digits, 138****5678; a shorter
+    number keeps its last 2; anything else (letters, an address) is hidden. (Issue 11.7; helper h1 is
+    gathering the masks here: keep one definition.)"""
+    value = normalise(s)
+    digits = value.lstrip("+")
+    if not digits.isdigit():
+        return "*" * len(value)
+    if len(digits) >= 11:
+        return value[: len(value) - 8] + "****" + value[-4:]
+    return "*" * max(len(value) - 2, 0) + value[-2:]
