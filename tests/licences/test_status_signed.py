@@ -108,6 +108,11 @@ def test_a_missing_or_moved_status_signature_is_reported_altered(client, licence
     _assert_altered(client, licence)
 
 
+def test_the_metadata_signature_replaced_is_reported_altered(client, licence):
+    _sql("UPDATE licences_licence SET signature = status_signature WHERE id = %s", [licence.pk])
+    _assert_altered_any(client, licence)
+
+
 def test_a_status_signed_by_another_departments_seal_is_reported_altered(client, licence, licence_types, departments, holders):
     other = services.issue_licence(licence_type=licence_types["jhz"], holder_name=holders["person"][0],
                                    holder_id_number=holders["person"][1], issuer=departments["chikan_civil"])
@@ -133,6 +138,28 @@ def test_lawful_expiry_and_supersession_still_verify(client, licence, licence_ty
     html, body = _seen(client, other)
     assert (body["verdict"], body["genuine"], body["status_unaltered"]) == ("superseded", True, True)
     assert "已换发" in html
+
+
+def test_the_metadata_changed_is_still_reported_as_such(client, licence):
+    """The status signature covers the metadata too; when it fails, the metadata's own signature decides the message."""
+    _sql("UPDATE licences_licence SET holder_name = '别的公司' WHERE id = %s", [licence.pk])
+    html, body = _seen(client, licence)
+    assert (body["verdict"], body["unaltered"], body["status_unaltered"]) == ("altered", False, False)
+    assert "证照信息与颁证机构的电子签章不符" in body["message"] and "真实有效" not in html
+
+
+def test_the_seal_swapped_for_another_version_is_reported_altered(client, licence, departments):
+    from bianmin.licences import seals
+
+    admin = make_staff("market_sysadmin2", departments["market"], Role.ADMIN)
+    newer = seals.rotate_seal(departments["market"], admin.user)
+    _sql("UPDATE licences_licence SET seal_id = %s WHERE id = %s", [newer.pk, licence.pk])
+    _assert_altered_any(client, licence)
+
+
+def _assert_altered_any(client, licence):
+    html, body = _seen(client, licence)
+    assert (body["verdict"], body["current"]) == ("altered", False) and "真实有效" not in html
 
 
 def test_a_status_signed_before_the_seal_was_rotated_still_verifies(client, licence, approver, departments):

@@ -77,12 +77,17 @@ def signed_status(status: str) -> str:
 
 
 def status_bytes(licence: Licence) -> bytes:
-    """What the status signature covers: identifier, status (expired as valid), revocation time and reason."""
+    """What the status signature covers: identifier, status (expired as valid), revocation time and
+    reason, and the licence's metadata (its SM3 digest, its signature and the seal's public key), so that one signature check
+    at verification shows both the metadata and the status unaltered."""
     data = {
         "identifier": licence.identifier,
         "status": signed_status(licence.status),
         "revoked_at": licence.revoked_at.isoformat() if licence.revoked_at else None,
         "revoke_reason": licence.revoke_reason or "",
+        "metadata_sm3": seals.sm3_digest(canonical_bytes(licence)).hex(),
+        "signature": licence.signature,
+        "seal": licence.seal.public_key,
     }
     return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
@@ -405,16 +410,16 @@ def _status_entries():
                                             action__in=STATUS_ACTIONS))
 
 
-def status_unaltered(licence: Licence, on: date) -> bool:
-    """T-licences: the stored status is the one the issuer signed (expired only past the signed end
-    date), and no revocation or supersession in the audit log was undone behind it."""
+def _status_signed(licence: Licence) -> bool:
     seal = licence.status_seal
-    if seal is None or seal.department_id != licence.issuer_id:
-        return False
+    return (seal is not None and seal.department_id == licence.issuer_id
+            and seals.verify(seal, status_bytes(licence), licence.status_signature))
+
+
+def _status_consistent(licence: Licence, on: date) -> bool:
+    """Expired only past the signed end date, and no revocation or supersession in the audit log undone."""
     if licence.status == LicenceStatus.EXPIRED and (licence.valid_until is None or licence.valid_until >= on):
         return False  # marked expired while its signed dates run on
-    if not seals.verify(seal, status_bytes(licence), licence.status_signature):
-        return False
     if signed_status(licence.status) == LicenceStatus.VALID:
         # an older signed 有效 put back: the revocation's entry is still in the keyed chain
         undone = getattr(licence, "status_undone", None)
@@ -424,13 +429,21 @@ def status_unaltered(licence: Licence, on: date) -> bool:
     return True
 
 
+def status_unaltered(licence: Licence, on: date) -> bool:
+    """The stored status is the one the issuer signed, and consistent with the dates and the audit log."""
+    return _status_signed(licence) and _status_consistent(licence, on)
+
+
 def verification(licence: Licence, on: date | None = None) -> dict:
     """Genuine (signed by a seal of its issuer), unaltered (the signatures cover the stored metadata and
     status), current (valid status and within its dates), with a Chinese verdict. Holder masked; no ID number."""
     on = on or today()
     seal = licence.seal
-    metadata_unaltered = seals.verify(seal, canonical_bytes(licence), licence.signature)
-    status_ok = metadata_unaltered and status_unaltered(licence, on)
+    status_signed = _status_signed(licence)
+    # The status signature covers the metadata too: one SM2 check when all is well; when it fails, the
+    # metadata's own signature tells which was changed.
+    metadata_unaltered = status_signed or seals.verify(seal, canonical_bytes(licence), licence.signature)
+    status_ok = metadata_unaltered and status_signed and _status_consistent(licence, on)
     unaltered = metadata_unaltered and status_ok
     genuine = unaltered and seal.department_id == licence.issuer_id
     started = licence.valid_from <= on
