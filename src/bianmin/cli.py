@@ -208,8 +208,8 @@ def cmd_audit_checkpoint(args) -> int:
     _setup()
     try:
         cp = _write_checkpoint()
-    except RuntimeError as exc:
-        print(exc, file=sys.stderr)
+    except (RuntimeError, LookupError) as exc:  # a broken chain; no seal to sign with
+        print(exc.args[0] if exc.args else exc, file=sys.stderr)
         return 1
     print(f"已写入审计日志检查点 {cp.name}(第 {cp.entry_id} 号记录):")
     print(cp.to_json())
@@ -224,9 +224,12 @@ def cmd_tick(args) -> int:
     print("定时任务已执行:" + _tick_summary(done))
     try:
         cp = _write_checkpoint()
-    except RuntimeError as exc:
+    except RuntimeError as exc:  # the chain does not verify: an alert, the exit code says so
         print(exc, file=sys.stderr)
         return 1
+    except LookupError as exc:  # a first run without departments: nothing to sign with yet
+        print(f"未写审计日志检查点:{exc.args[0]}", file=sys.stderr)
+        return 0
     print(f"审计日志检查点:第 {cp.entry_id} 号记录({cp.name})")
     return 0
 

@@ -14,10 +14,9 @@ from bianmin.licences.seals import CheckpointSeal
 
 
 @pytest.fixture
-def store(settings, tmp_path):
-    """The checkpoint store: the default file storage, in a folder of this test."""
-    settings.MEDIA_ROOT = str(tmp_path)
-    return tmp_path / audit.CHECKPOINT_DIR
+def store(audit_checkpoints):
+    """The checkpoint store's folder (tests/conftest.py gives each test its own)."""
+    return audit_checkpoints
 
 
 def _append(n):
@@ -148,6 +147,23 @@ def test_no_checkpoint_is_written_over_a_broken_chain(db, departments, store, ca
     assert cli.main(["audit", "checkpoint"]) == 1
     assert f"未写检查点:第 {entries[1].id} 号记录" in capsys.readouterr().err
     assert not store.exists() or not list(store.iterdir())
+
+
+def test_checkpoints_go_to_the_storage_the_setting_names(db, departments, settings, tmp_path):
+    settings.STORAGES = {**settings.STORAGES, "audit": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                                                        "OPTIONS": {"location": str(tmp_path / "elsewhere")}}}
+    settings.AUDIT_CHECKPOINT_STORAGE = "audit"
+    (entry,) = _append(1)
+    cp = audit.write_checkpoint(CheckpointSeal())
+    saved = json.loads((tmp_path / "elsewhere" / cp.name).read_text(encoding="utf-8"))
+    assert (saved["entry_id"], saved["hash"], saved["kind"]) == (entry.id, entry.hash, "bianmin-audit-checkpoint")
+
+
+def test_a_first_run_without_departments_ticks_without_a_checkpoint(db, store, capsys):
+    _append(1)
+    assert cli.main(["tick"]) == 0
+    assert "未写审计日志检查点:没有可用于签署检查点的部门印章" in capsys.readouterr().err
+    assert cli.main(["audit", "checkpoint"]) == 1
 
 
 def test_tick_writes_a_checkpoint_and_the_next_one_checks_from_there(db, departments, store, capsys):

@@ -373,7 +373,7 @@ class CheckpointSeal:
     def sign(self, data: bytes) -> dict:
         department = checkpoint_department()
         if department is None:
-            raise RuntimeError("没有可用于签署检查点的部门印章:请先建立部门(或设置 BIANMIN_AUDIT_CHECKPOINT_SEAL)")
+            raise LookupError("没有可用于签署检查点的部门印章:请先建立部门(或设置 BIANMIN_AUDIT_CHECKPOINT_SEAL)")
         seal = active_seal(department)
         return {"department": department.uscc, "version": seal.version, "public_key": seal.public_key,
                 "signature": sign(seal, data)}
