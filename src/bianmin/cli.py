@@ -91,7 +91,10 @@ def _start_ticking() -> None:
         while True:
             try:
                 done = tick()
-                _write_checkpoint()  # the audit chain anchored outside the database every round
+                try:  # the audit chain anchored outside the database every round (a broken chain: below)
+                    _write_checkpoint()
+                except LookupError:  # no department's seal yet (a first run): nothing to sign with
+                    pass
                 if any(v for k, v in done.items() if k.startswith("alert") or k == "outbox"):  # quiet when nothing happened
                     print("定时任务:" + _tick_summary(done), flush=True)
             except Exception as exc:  # a failed round must not stop the next one
