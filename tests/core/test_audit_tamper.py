@@ -71,7 +71,7 @@ def test_deleting_the_tail_behind_a_checkpoint_is_caught_even_after_the_head_is_
     result, out = _verdict(capsys)
     assert (result.ok, result.broken_id, result.checked) == (False, None, 10)
     assert f"记录的第 {entries[-1].id} 号记录不存在" in result.reason
-    assert f"审计日志被篡改:检查点(" in out and f"第 {entries[-1].id} 号记录不存在" in out
+    assert "审计日志被篡改:检查点(" in out and f"第 {entries[-1].id} 号记录不存在" in out
 
     _sql("DELETE FROM core_audithead")
     audit.record("after.restore")  # the head comes back at entry 10

@@ -310,9 +310,8 @@ def verify(batch: int = 5000, *, checkpoint: Checkpoint | None = None, seal: Che
     walks from that entry on only (what `write_checkpoint` needs)."""
     head = AuditHead.objects.filter(pk=1).values_list("hash", "keyed_from", "mac").first()  # before the walk:
     # entries appended meanwhile only lengthen the chain past it
-    if checkpoint is not None:
-        if seal is None or not checkpoint.seal or not seal.verify(checkpoint.body(), checkpoint.seal):
-            return VerifyResult(False, 0, None, f"检查点 {checkpoint.name} 的签章无效(检查点被伪造或修改)", checkpoint)
+    if checkpoint is not None and (seal is None or not checkpoint.seal or not seal.verify(checkpoint.body(), checkpoint.seal)):
+        return VerifyResult(False, 0, None, f"检查点 {checkpoint.name} 的签章无效(检查点被伪造或修改)", checkpoint)
     if head is None:
         if AuditEntry.objects.exists() or (checkpoint is not None and checkpoint.entry_id):
             return VerifyResult(False, 0, None, "审计日志链头记录缺失(链头被删除,末尾的记录可能随之被删除)", checkpoint)

@@ -2,8 +2,8 @@
 current status signed by the seal that signed them: run with the production BIANMIN_SEAL_KEY (about
 a few hundred licences a second on a busy 2-core machine)."""
 
-from django.db import migrations, models
 import django.db.models.deletion
+from django.db import migrations, models
 
 
 def sign_statuses(apps, schema_editor):
