@@ -37,6 +37,17 @@ def _empty_cache():
     workdays._snapshot = None
 
 
+@pytest.fixture(autouse=True)
+def audit_checkpoints(settings, tmp_path_factory):
+    """Each test has its own store for the audit log's checkpoints (core.audit), so that one written by
+    one test (`bianmin tick`) is never read by another. Returns the checkpoints' folder."""
+    location = tmp_path_factory.mktemp("audit")
+    settings.STORAGES = {**settings.STORAGES, "audit-test": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                                                             "OPTIONS": {"location": str(location)}}}
+    settings.AUDIT_CHECKPOINT_STORAGE = "audit-test"
+    return location / "audit-checkpoints"
+
+
 @pytest.fixture
 def regions(db):
     city = Region.objects.create(code="440800", name="湛江市", level=Level.CITY)

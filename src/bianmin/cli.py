@@ -4,8 +4,9 @@
     bianmin demo                                     load Zhanjiang's reference data and demo accounts
     bianmin import-catalog FILE.xlsx [--dry-run]     import items from Excel (all rows or none)
     bianmin export-catalog FILE.xlsx                 export the catalog to Excel
-    bianmin audit verify                             check the audit log's hash chain
-    bianmin tick                                     one round of periodic work (deadline alerts, outbox, file sweep)
+    bianmin audit verify                             check the audit log's keyed chain against the newest checkpoint
+    bianmin audit checkpoint                         write (and print) a signed checkpoint of the chain's newest entry
+    bianmin tick                                     one round of periodic work (deadline alerts, outbox, file sweep, audit checkpoint)
     bianmin import-licences FILE.xlsx [--dry-run]    import licences issued before the platform
     bianmin manage ARGS…                             any Django management command
 """
@@ -92,6 +93,10 @@ def _start_ticking() -> None:
         while True:
             try:
                 done = {**tick(), **sweep_files()}
+                try:  # the audit chain anchored outside the database every round (a broken chain: below)
+                    _write_checkpoint()
+                except LookupError:  # no department's seal yet (a first run): nothing to sign with
+                    pass
                 if any(v for k, v in done.items() if k.startswith("alert") or k == "outbox"):  # quiet when nothing happened
                     print("定时任务:" + _tick_summary(done), flush=True)
             except Exception as exc:  # a failed round must not stop the next one
@@ -175,17 +180,49 @@ def cmd_export(args) -> int:
     return 0
 
 
+def _checkpoint_seal():
+    from bianmin.licences.seals import CheckpointSeal
+
+    return CheckpointSeal()
+
+
 def cmd_audit_verify(args) -> int:
     _setup()
     from bianmin.core import audit
 
-    result = audit.verify()
+    checkpoint = audit.latest_checkpoint()
+    result = audit.verify(checkpoint=checkpoint, seal=_checkpoint_seal())
     if result.ok:
-        print(f"审计日志完整:已核验 {result.checked} 条记录。")
+        anchored = (f"最新检查点(第 {checkpoint.entry_id} 号记录,{checkpoint.created_at[:19].replace('T', ' ')} UTC)相符"
+                    if checkpoint is not None else "尚无检查点,末尾记录被删除无法察觉,请运行 bianmin audit checkpoint")
+        print(f"审计日志完整:已核验 {result.checked} 条记录;{anchored}。")
         return 0
     where = f"第 {result.broken_id} 号记录 " if result.broken_id is not None else ""
     print(f"审计日志被篡改:{where}{result.reason}(此前 {result.checked} 条完好)。")
     return 1
+
+
+def _write_checkpoint():
+    """A signed checkpoint; a chain that does not verify is not anchored (RuntimeError with the reason)."""
+    from bianmin.core import audit
+
+    try:
+        return audit.write_checkpoint(_checkpoint_seal())
+    except audit.AuditBroken as exc:
+        where = f"第 {exc.result.broken_id} 号记录 " if exc.result.broken_id is not None else ""
+        raise RuntimeError(f"审计日志被篡改,未写检查点:{where}{exc.result.reason}。") from None
+
+
+def cmd_audit_checkpoint(args) -> int:
+    _setup()
+    try:
+        cp = _write_checkpoint()
+    except (RuntimeError, LookupError) as exc:  # a broken chain; no seal to sign with
+        print(exc.args[0] if exc.args else exc, file=sys.stderr)
+        return 1
+    print(f"已写入审计日志检查点 {cp.name}(第 {cp.entry_id} 号记录):")
+    print(cp.to_json())
+    return 0
 
 
 def cmd_tick(args) -> int:
@@ -195,6 +232,15 @@ def cmd_tick(args) -> int:
 
     done = {**tick(), **sweep_files()}
     print("定时任务已执行:" + _tick_summary(done))
+    try:
+        cp = _write_checkpoint()
+    except RuntimeError as exc:  # the chain does not verify: an alert, the exit code says so
+        print(exc, file=sys.stderr)
+        return 1
+    except LookupError as exc:  # a first run without departments: nothing to sign with yet
+        print(f"未写审计日志检查点:{exc.args[0]}", file=sys.stderr)
+        return 0
+    print(f"审计日志检查点:第 {cp.entry_id} 号记录({cp.name})")
     return 0
 
 
@@ -239,6 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
     v = audit_sub.add_parser("verify", help="逐条核验审计日志的哈希链,报告第一处断点",
                              description="逐条核验审计日志的哈希链;完好时退出码为 0,发现篡改时报告第一处断点并以 1 退出。")
     v.set_defaults(func=cmd_audit_verify)
+    c = audit_sub.add_parser("checkpoint", help="核验后为审计日志的最新记录写一份加盖电子印章的检查点,并打印",
+                             description="从上一份检查点起核验审计日志,再把最新记录的编号与哈希签章后写入检查点存储"
+                                         "(BIANMIN_AUDIT_CHECKPOINT_STORAGE)并打印;日志被篡改时不写,以 1 退出。")
+    c.set_defaults(func=cmd_audit_checkpoint)
 
     p = sub.add_parser("tick", help="执行一轮定时任务:办件时限预警与超期督办、发送待发通知(可重复执行)")
     p.set_defaults(func=cmd_tick)

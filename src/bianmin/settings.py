@@ -5,6 +5,7 @@ REDIS_URL          redis://127.0.0.1:6379/0 — shared cache and sessions for se
 CELERY_BROKER_URL  redis://… or amqp://… — background work; tasks run inline when unset
 SECRET_KEY         required when DEBUG is off
 BIANMIN_SEAL_KEY   32 bytes, base64 or 64 hex digits: encrypts the seals' SM2 private keys; required when DEBUG is off
+BIANMIN_AUDIT_KEY  32 bytes, base64 or 64 hex digits: keys the audit log's chain (HMAC); required when DEBUG is off
 BIANMIN_PUBLIC_URL the public site's address, e.g. https://zwfw.example.gov.cn (licence QR codes point there)
 DEBUG              1 for development (default on only for `make run`)
 ALLOWED_HOSTS      comma-separated
@@ -45,19 +46,20 @@ if not SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY must be set in the environment when DEBUG is off")
 
 
-def _seal_key() -> bytes:
-    """The AES-256-GCM key for seal private keys (licences/seals.py). Losing it means no department can
-    sign again (old licences still verify: they need only public keys); see docs/licences.md."""
+def _secret_key(name: str, label: bytes) -> bytes:
+    """A 32-byte key from the environment variable `name` (base64 or 64 hex digits). Development and the
+    test suite without it get one derived from SECRET_KEY (`label` keeps the keys apart); production
+    must set it."""
     import base64
     import binascii
     import hashlib
     import re
 
-    raw = os.environ.get("BIANMIN_SEAL_KEY", "").strip()
+    raw = os.environ.get(name, "").strip()
     if not raw:
         if DEBUG or os.environ.get("BIANMIN_TESTING") or "pytest" in sys.modules:
-            return hashlib.sha256(b"bianmin-seal-key:" + SECRET_KEY.encode()).digest()
-        raise ImproperlyConfigured("BIANMIN_SEAL_KEY must be set in the environment when DEBUG is off")
+            return hashlib.sha256(label + SECRET_KEY.encode()).digest()
+        raise ImproperlyConfigured(f"{name} must be set in the environment when DEBUG is off")
     if re.fullmatch(r"[0-9a-fA-F]{64}", raw):
         return bytes.fromhex(raw)
     try:
@@ -65,11 +67,37 @@ def _seal_key() -> bytes:
     except (binascii.Error, ValueError):
         key = b""
     if len(key) != 32:
-        raise ImproperlyConfigured("BIANMIN_SEAL_KEY must be 32 bytes, written as base64 or as 64 hex digits")
+        raise ImproperlyConfigured(f"{name} must be 32 bytes, written as base64 or as 64 hex digits")
     return key
 
 
+def _seal_key() -> bytes:
+    """The AES-256-GCM key for seal private keys (licences/seals.py). Losing it means no department can
+    sign again (old licences still verify: they need only public keys); see docs/licences.md."""
+    return _secret_key("BIANMIN_SEAL_KEY", b"bianmin-seal-key:")
+
+
+def _audit_key() -> bytes:
+    """The audit chain's HMAC key (core/audit.py, scheme 3); see docs/security-audit.md."""
+    return _secret_key("BIANMIN_AUDIT_KEY", b"bianmin-audit-key:")
+
+
 SEAL_KEY = _seal_key()
+# The audit chain's HMAC key (core/audit.py, scheme 3). Kept out of the database and its backups: whoever
+# can write the database but does not hold this key cannot forge, edit or re-chain entries.
+AUDIT_KEY_DERIVED = not os.environ.get("BIANMIN_AUDIT_KEY", "").strip()
+AUDIT_KEY = _audit_key()
+if AUDIT_KEY_DERIVED:
+    import warnings
+
+    warnings.warn("BIANMIN_AUDIT_KEY is not set: the audit chain is keyed with a key derived from SECRET_KEY "
+                  "(development and tests only)", RuntimeWarning, stacklevel=1)
+# Where `bianmin audit checkpoint` writes signed checkpoints of the chain: a name in STORAGES
+# ("default": the file storage, or the object store when one is configured). Point it at a store the
+# database's writers cannot change (a separate bucket with object lock, another machine's disk).
+AUDIT_CHECKPOINT_STORAGE = os.environ.get("BIANMIN_AUDIT_CHECKPOINT_STORAGE", "default")
+# The department whose seal signs the checkpoints (USCC); by default the city's approval bureau.
+AUDIT_CHECKPOINT_SEAL = os.environ.get("BIANMIN_AUDIT_CHECKPOINT_SEAL", "").strip()
 # Where the public site is reached: licence PDFs' QR codes point to <this>/licences/verify/<identifier>/.
 BIANMIN_PUBLIC_URL = os.environ.get("BIANMIN_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 

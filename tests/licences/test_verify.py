@@ -76,11 +76,13 @@ def test_signature_of_another_licence_does_not_pass(client, licence, licence_typ
 def test_seal_of_another_department_is_not_genuine(client, licence, departments):
     from bianmin.licences import seals
 
-    # someone re-signs the row with another department's (valid) key: unaltered under that key, but not genuine
+    # someone re-signs the row with another department's (valid) key: the metadata verifies under that key,
+    # but the issuer's status signature covers the seal and signature it was issued with: neither genuine nor unaltered
     police_seal = seals.active_seal(departments["police"])
     Licence.objects.filter(pk=licence.pk).update(seal=police_seal, signature=seals.sign(police_seal, services.canonical_bytes(licence)))
     body = client.get(API, {"identifier": licence.identifier}).json()
-    assert (body["unaltered"], body["genuine"], body["verdict"]) == (True, False, "altered")
+    assert (body["unaltered"], body["genuine"], body["verdict"]) == (False, False, "altered")
+    assert "电子签章不符" in body["message"]
 
 
 def test_form_redirects_to_the_licence_page(client, licence):

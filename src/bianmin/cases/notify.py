@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.module_loading import import_string
 
-from bianmin.core.identities import scrub  # the one masking of free text (also imported from here)
+from bianmin.core.identities import mask_phone, scrub  # the one masking of free text (also imported from here)
 
 log = logging.getLogger("bianmin.notify")
 
@@ -34,11 +34,27 @@ SMS_REASON_CHARS = 60  # free text quoted in an SMS is cut here; the inbox messa
 
 # ----------------------------------------------------------------------------- backends
 
+_PHONE_IN_TEXT = re.compile(r"(?<!\d)1\d{10}(?!\d)")
+
+
+def masked_recipient(to: str) -> str:
+    """A phone number or e-mail address as a log may show it: 138****5678, z***@example.com."""
+    to = to or ""
+    if "@" in to:
+        local, _, domain = to.partition("@")
+        return (local[:1] + "***@" + domain) if local else "***@" + domain
+    return mask_phone(to)
+
+
 class LoggingBackend:
-    """The default: write the message to the log and count it as sent."""
+    """The default: note in the log that a message was sent, and count it as sent. The log is read by
+    operators, not the applicant: at INFO the recipient masked and the text's length only; at DEBUG the
+    text with ID and phone numbers masked."""
 
     def send(self, message) -> None:
-        log.info("outbox %s to %s: %s", message.channel, message.to, message.body)
+        log.info("outbox %s to %s: %d characters", message.channel, masked_recipient(message.to), len(message.body or ""))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("outbox text: %s", _PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), scrub(message.body)))
 
 
 class DjangoEmailBackend(LoggingBackend):

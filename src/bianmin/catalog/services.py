@@ -123,6 +123,8 @@ def clean_item(data: dict[str, Any]) -> tuple[dict, list[dict], list[dict]]:
         _add(errors, "code", "只能包含字母、数字和 - _ .,长度 3 到 80", "invalid_code")
     if values.get("fees") == "":
         values["fees"] = "不收费"
+    if values["name"].startswith(xlsx.FORMULA_STARTS):
+        _add(errors, "name", "事项名称不能以 = + - @ 开头(在 Excel 等表格软件中会被当作公式)", "formula_prefix")
 
     kind_labels = {label: code for code, label in ItemKind.choices}
     values["kind"] = _choice(errors, data, "kind", ItemKind.values, kind_labels)

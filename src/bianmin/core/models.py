@@ -23,8 +23,9 @@ class CalendarOverride(models.Model):
 class AuditEntry(models.Model):
     """Append-only, hash-chained log: each entry's hash covers its content and the previous hash,
     so changing or deleting any row breaks the chain from there on (`bianmin audit verify`).
-    `scheme` says how the hash was computed (core.audit.digest): 1 for entries written before
-    2026-12, 2 since."""
+    `scheme` says how the hash was computed (core.audit): 1 for entries written before 2026-12, 2 for
+    the plain SHA-256 chain after it, 3 for the keyed chain (HMAC-SHA256 under BIANMIN_AUDIT_KEY) that
+    every entry since that upgrade must use (`AuditHead.keyed_from`)."""
 
     created_at = models.DateTimeField("时间", db_index=True)
     actor = models.CharField("操作人", max_length=150, blank=True)
@@ -34,7 +35,7 @@ class AuditEntry(models.Model):
     data = models.JSONField("内容", default=dict, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
-    scheme = models.PositiveSmallIntegerField(default=2)
+    scheme = models.PositiveSmallIntegerField(default=3)
 
     class Meta:
         ordering = ["id"]
@@ -56,10 +57,14 @@ class AuditEntry(models.Model):
 class AuditHead(models.Model):
     """The chain's newest hash, in one row (id 1). Appending updates it in the same statement as the
     entry is written, which serialises appenders on its row lock, and lets `verify` notice entries
-    cut off the end of the chain."""
+    cut off the end of the chain. `keyed_from` is the first entry id of the keyed chain (scheme 3):
+    entries from there on with an older scheme are refused. `mac` (HMAC under the audit key) covers
+    `keyed_from`, so a database writer cannot move it."""
 
     prev = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    keyed_from = models.BigIntegerField(null=True)
+    mac = models.CharField(max_length=64, default="", blank=True)
 
     class Meta:
         verbose_name = verbose_name_plural = "审计日志链头"

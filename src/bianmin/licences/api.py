@@ -22,7 +22,8 @@ router = Router(tags=["电子证照"])
 class VerificationOut(Schema):
     identifier: str
     genuine: bool = Field(description="由颁证机构的电子印章签发")
-    unaltered: bool = Field(description="证照信息与签名一致,未被篡改")
+    unaltered: bool = Field(description="证照信息及其状态与签名一致,未被篡改")
+    status_unaltered: bool = Field(description="证照状态(有效、注销、换发)与颁证机构签章的状态记录一致")
     current: bool = Field(description="真实、状态有效且在有效期内")
     verdict: str = Field(description="current / revoked / expired / superseded / not_yet_valid / altered")
     message: str

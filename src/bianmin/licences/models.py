@@ -101,6 +101,10 @@ class Licence(models.Model):
                                       related_name="superseded_by", verbose_name="换发自")
     seal = models.ForeignKey(Seal, on_delete=models.PROTECT, related_name="licences", verbose_name="签章印章")
     signature = models.CharField("签名", max_length=160)
+    # the status signed apart (services.status_bytes), by the issuer's seal in use when it was set
+    status_seal = models.ForeignKey(Seal, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                    verbose_name="状态签章印章")
+    status_signature = models.CharField("状态签名", max_length=160, blank=True, default="")
     revoked_at = models.DateTimeField("注销时间", null=True, blank=True)
     revoke_reason = models.CharField("注销原因", max_length=300, blank=True)
     imported = models.BooleanField("存量导入", default=False)

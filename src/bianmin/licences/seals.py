@@ -350,3 +350,36 @@ def verify_with_public_key(public_key: str, data: bytes, signature: str) -> bool
     if point is None:
         return False
     return (e + point[0]) % N == r
+
+
+# ----------------------------------------------------------------------------- audit checkpoints
+
+def checkpoint_department():
+    """The department whose seal signs the audit log's checkpoints: settings.AUDIT_CHECKPOINT_SEAL (a USCC),
+    else the city's approval bureau, else the first city-level department. None before any exists."""
+    from bianmin.org.models import Department, Level
+
+    if settings.AUDIT_CHECKPOINT_SEAL:
+        return Department.objects.filter(uscc=settings.AUDIT_CHECKPOINT_SEAL).first()
+    departments = Department.objects.filter(level=Level.CITY).order_by("id")
+    return departments.filter(kind=Department.Kind.APPROVAL_BUREAU).first() or departments.first()
+
+
+class CheckpointSeal:
+    """core.audit's checkpoint signer: SM2 with a department's active seal. A checkpoint verifies when
+    its signature is good for the public key it names and that key is one of the platform's seals (any
+    version: a rotated seal still verifies the checkpoints it signed)."""
+
+    def sign(self, data: bytes) -> dict:
+        department = checkpoint_department()
+        if department is None:
+            raise LookupError("没有可用于签署检查点的部门印章:请先建立部门(或设置 BIANMIN_AUDIT_CHECKPOINT_SEAL)")
+        seal = active_seal(department)
+        return {"department": department.uscc, "version": seal.version, "public_key": seal.public_key,
+                "signature": sign(seal, data)}
+
+    def verify(self, data: bytes, seal: dict) -> bool:
+        public_key, signature = seal.get("public_key"), seal.get("signature")
+        if not isinstance(public_key, str) or not Seal.objects.filter(public_key=public_key).exists():
+            return False
+        return verify_with_public_key(public_key, data, signature)

@@ -1,8 +1,12 @@
 """Every write of the licence repository — issue, revoke, supersede, expire — and verification.
 
-A licence's signature covers `canonical_bytes(licence)`: the metadata it was issued with (GB/T 36903),
-not its status. Status lives in the repository and is read at every verification, so a revocation
-takes effect at once; the revocation itself is in the audit log.
+A licence's signature covers `canonical_bytes(licence)`: the metadata it was issued with (GB/T 36903).
+Its status is signed too, apart (`status_signature` over `status_bytes`, by the issuer's seal in use
+when the status was set): issuing signs 有效, a revocation or a supersession signs the new status with
+its time and reason, so a database writer who flips `revoked` back (or `valid` to anything) is caught
+by every verification. An earlier signed status put back is caught by the audit log: the revocation's
+entry stays in the keyed chain (core.audit), and a verification finding it reports the licence altered.
+Expiry is not signed: it follows from the signed dates.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from django.utils import timezone
 from bianmin.core import audit, workdays
 from bianmin.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from bianmin.core.identities import RESIDENT_ID, USCC, mask_licence_number, mask_person_name, validate_identity
-from bianmin.core.models import Sequence
+from bianmin.core.models import AuditEntry, Sequence
 from bianmin.org.models import Role
 
 from . import identifiers, seals
@@ -64,6 +68,33 @@ def canonical_bytes(licence: Licence) -> bytes:
         "case_number": licence.case_number or "",
     }
     return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def signed_status(status: str) -> str:
+    """The status a signature covers: 已过期 is 有效 past its (signed) end date, so the nightly expiry
+    needs no signature."""
+    return LicenceStatus.VALID if status == LicenceStatus.EXPIRED else status
+
+
+def status_bytes(licence: Licence) -> bytes:
+    """What the status signature covers: identifier, status (expired as valid), revocation time and
+    reason, and the licence's metadata (its SM3 digest, its signature and the seal's public key), so that one signature check
+    at verification shows both the metadata and the status unaltered."""
+    data = {
+        "identifier": licence.identifier,
+        "status": signed_status(licence.status),
+        "revoked_at": licence.revoked_at.isoformat() if licence.revoked_at else None,
+        "revoke_reason": licence.revoke_reason or "",
+        "metadata_sm3": seals.sm3_digest(canonical_bytes(licence)).hex(),
+        "signature": licence.signature,
+        "seal": licence.seal.public_key,
+    }
+    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def _sign_status(licence: Licence, seal=None) -> None:
+    licence.status_seal = seal or seals.active_seal(licence.issuer)
+    licence.status_signature = seals.sign(licence.status_seal, status_bytes(licence))
 
 
 def _iso(value) -> str | None:
@@ -256,6 +287,7 @@ def _issue(*, licence_type, holder_name, holder_id_number, issuer, number, issue
         case_number=case_number, supersedes=supersedes, seal=seal, imported=bool(imported),
     )
     licence.signature = seals.sign(seal, canonical_bytes(licence))
+    _sign_status(licence, seal)
     try:
         with transaction.atomic():
             licence.save()
@@ -285,7 +317,8 @@ def revoke_licence(licence: Licence, reason: str, actor) -> Licence:
         licence.status = LicenceStatus.REVOKED
         licence.revoked_at = timezone.now()
         licence.revoke_reason = reason
-        licence.save(update_fields=["status", "revoked_at", "revoke_reason"])
+        _sign_status(licence)
+        licence.save(update_fields=["status", "revoked_at", "revoke_reason", "status_signature", "status_seal"])
         audit.record("licence.revoke", actor=actor or "system", obj=licence,
                      data={"identifier": licence.identifier, "from": previous, "reason": reason})
     return licence
@@ -317,7 +350,8 @@ def supersede_licence(old: Licence, actor, **changes) -> Licence:
             version=old.version + 1, serial=serial, supersedes=old,
         )
         old.status = LicenceStatus.SUPERSEDED
-        old.save(update_fields=["status"])
+        _sign_status(old)
+        old.save(update_fields=["status", "status_signature", "status_seal"])
         audit.record("licence.supersede", actor=actor or "system", obj=old,
                      data={"identifier": old.identifier, "by": new.identifier})
     return new
@@ -339,18 +373,72 @@ def expire_licences(on: date | None = None) -> int:
 def find_by_identifier(identifier) -> Licence:
     """The licence with this identifier (ValidationError if malformed, NotFound if not in the repository)."""
     parsed = identifiers.parse_identifier(identifier)
-    licence = (Licence.objects.select_related("licence_type", "seal").filter(identifier=parsed.text).first())
+    # the status seal is the licence's own until the issuer rotates its seal and then changes the status:
+    # read on demand then (`_status_seal`), not joined for every verification
+    licence = (Licence.objects.select_related("licence_type", "seal")
+               .annotate(status_undone=_status_entries()).filter(identifier=parsed.text).first())
     if licence is None:
         raise NotFound("电子证照库中没有该证照标识对应的证照", code="licence_not_found")
     return licence
 
 
+STATUS_ACTIONS = ("licence.revoke", "licence.supersede")  # audit entries of a status a licence cannot leave
+
+
+def _status_entries():
+    """Whether the audit log has a revocation or supersession of the licence: an EXISTS in the licence's
+    own query, on the audit log's object index. Written as SQL: compiling the ORM's Exists() cost more
+    than running it, on every verification."""
+    from django.db.models import BooleanField
+    from django.db.models.expressions import RawSQL
+
+    licence, entry = Licence._meta.db_table, AuditEntry._meta.db_table
+    return RawSQL(f'EXISTS (SELECT 1 FROM {entry} a WHERE a.object_id = CAST("{licence}"."id" AS VARCHAR(20)) '
+                  "AND a.object_type = %s AND a.action IN (%s, %s))",
+                  [Licence._meta.label_lower, *STATUS_ACTIONS], output_field=BooleanField())
+
+
+def _status_seal(licence: Licence):
+    if licence.status_seal_id is not None and licence.status_seal_id == licence.seal_id:
+        return licence.seal
+    return licence.status_seal
+
+
+def _status_signed(licence: Licence) -> bool:
+    seal = _status_seal(licence)
+    return (seal is not None and seal.department_id == licence.issuer_id
+            and seals.verify(seal, status_bytes(licence), licence.status_signature))
+
+
+def _status_consistent(licence: Licence, on: date) -> bool:
+    """Expired only past the signed end date, and no revocation or supersession in the audit log undone."""
+    if licence.status == LicenceStatus.EXPIRED and (licence.valid_until is None or licence.valid_until >= on):
+        return False  # marked expired while its signed dates run on
+    if signed_status(licence.status) == LicenceStatus.VALID:
+        # an older signed 有效 put back: the revocation's entry is still in the keyed chain
+        undone = getattr(licence, "status_undone", None)
+        if undone is None:
+            undone = Licence.objects.filter(pk=licence.pk).annotate(u=_status_entries()).values_list("u", flat=True).first()
+        return not undone
+    return True
+
+
+def status_unaltered(licence: Licence, on: date) -> bool:
+    """The stored status is the one the issuer signed, and consistent with the dates and the audit log."""
+    return _status_signed(licence) and _status_consistent(licence, on)
+
+
 def verification(licence: Licence, on: date | None = None) -> dict:
-    """Genuine (signed by a seal of its issuer), unaltered (the signature covers the stored metadata),
-    current (valid status and within its dates), with a Chinese verdict. Holder masked; no ID number."""
+    """Genuine (signed by a seal of its issuer), unaltered (the signatures cover the stored metadata and
+    status), current (valid status and within its dates), with a Chinese verdict. Holder masked; no ID number."""
     on = on or today()
     seal = licence.seal
-    unaltered = seals.verify(seal, canonical_bytes(licence), licence.signature)
+    status_signed = _status_signed(licence)
+    # The status signature covers the metadata too: one SM2 check when all is well; when it fails, the
+    # metadata's own signature tells which was changed.
+    metadata_unaltered = status_signed or seals.verify(seal, canonical_bytes(licence), licence.signature)
+    status_ok = metadata_unaltered and status_signed and _status_consistent(licence, on)
+    unaltered = metadata_unaltered and status_ok
     genuine = unaltered and seal.department_id == licence.issuer_id
     started = licence.valid_from <= on
     not_ended = licence.valid_until is None or on <= licence.valid_until
@@ -358,9 +446,12 @@ def verification(licence: Licence, on: date | None = None) -> dict:
     if status == LicenceStatus.VALID and not not_ended:
         status = LicenceStatus.EXPIRED  # before the nightly job has marked it
     current = genuine and status == LicenceStatus.VALID and started
-    if not genuine:
+    if not metadata_unaltered or seal.department_id != licence.issuer_id:
         verdict = "altered"
         message = "验证失败:证照信息与颁证机构的电子签章不符,可能已被篡改,请勿采信。"
+    elif not status_ok:
+        verdict = "altered"
+        message = "验证失败:证照状态与颁证机构签章的状态记录不符(状态可能被篡改,如已注销的证照被改回有效),请勿采信。"
     elif status == LicenceStatus.REVOKED:
         verdict = "revoked"
         if licence.revoked_at:
@@ -383,6 +474,7 @@ def verification(licence: Licence, on: date | None = None) -> dict:
         "identifier": licence.identifier,
         "genuine": genuine,
         "unaltered": unaltered,
+        "status_unaltered": status_ok,
         "current": current,
         "verdict": verdict,
         "message": message,
