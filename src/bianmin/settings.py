@@ -78,7 +78,7 @@ def _seal_key() -> bytes:
 
 
 def _audit_key() -> bytes:
-    """The audit chain's HMAC key (core/audit.py, scheme 3); see docs/security-audit.md."""
+    """The audit chain's HMAC key (core/audit.py, scheme 3); see docs/security.md."""
     return _secret_key("BIANMIN_AUDIT_KEY", b"bianmin-audit-key:")
 
 
