@@ -22,7 +22,10 @@ api = NinjaAPI(
 
 @api.exception_handler(DomainError)
 def _domain_error(request, exc: DomainError):
-    return api.create_response(request, exc.as_dict(), status=exc.status)
+    response = api.create_response(request, exc.as_dict(), status=exc.status)
+    if getattr(exc, "retry_after", None):  # a throttle's refusal (429) says how long to wait
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.exception_handler(OperationalError)

@@ -206,8 +206,10 @@ def _write_checkpoint():
     """A signed checkpoint; a chain that does not verify is not anchored (RuntimeError with the reason)."""
     from bianmin.core import audit
 
+    from bianmin.licences.tasks import write_audit_checkpoint
+
     try:
-        return audit.write_checkpoint(_checkpoint_seal())
+        return write_audit_checkpoint()
     except audit.AuditBroken as exc:
         where = f"第 {exc.result.broken_id} 号记录 " if exc.result.broken_id is not None else ""
         raise RuntimeError(f"审计日志被篡改,未写检查点:{where}{exc.result.reason}。") from None

@@ -203,6 +203,7 @@ CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BEAT_SCHEDULE = {
     "supervision-tick": {"task": "bianmin.supervision.tasks.tick_task", "schedule": 600.0},
     "cases-sweep-files": {"task": "bianmin.cases.tasks.sweep_files", "schedule": 3600.0},
+    "audit-checkpoint": {"task": "bianmin.licences.tasks.audit_checkpoint_task", "schedule": 600.0},
 }
 
 AUTH_PASSWORD_VALIDATORS = [

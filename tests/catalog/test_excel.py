@@ -513,3 +513,11 @@ def test_departments_sharing_a_name_are_exported_by_uscc(make_item, regions, dep
     err = import_error(new_file([good_row("TWIN-1", department="民政局")], [material("TWIN-1")]))
     assert [(d["row"], d["field"], d["code"]) for d in err.details] == [("事项!第2行", "实施主体", "ambiguous_department")]
     assert err.details[0]["message"] == "实施主体:有多个名为“民政局”的部门,请改填其统一社会信用代码"
+
+
+def test_a_workbook_with_an_entry_that_escapes_is_refused(db):
+    """The import's archive check is the uploads' (core.zipcheck): an entry named like a path out of the
+    folder is refused before openpyxl sees the file."""
+    data = _zip({"[Content_Types].xml": b"<x/>", "xl/workbook.xml": b"<x/>", "../../etc/cron.d/x": b"* * * * * root id"})
+    err = import_error(io.BytesIO(data))
+    assert err.code == "invalid_file" and "不安全" in err.message

@@ -182,3 +182,16 @@ def test_tick_writes_a_checkpoint_and_the_next_one_checks_from_there(db, departm
     _sql("UPDATE core_auditentry SET actor = 'x' WHERE id = %s", [first[0].id])
     result, _ = _verdict(capsys)
     assert result.broken_id == first[0].id
+
+
+def test_celery_beat_writes_the_checkpoint_and_logs_a_broken_chain(db, departments, store, caplog):
+    from bianmin.licences.tasks import audit_checkpoint_task
+
+    entries = _append(3)
+    assert audit_checkpoint_task() == entries[-1].id  # what beat runs every 10 minutes
+    assert len(list(store.iterdir())) == 1
+    later = _append(1)
+    _sql("UPDATE core_auditentry SET actor = 'x' WHERE id = %s", [later[0].id])
+    with caplog.at_level("ERROR", logger="bianmin.licences.tasks"):
+        assert audit_checkpoint_task() is None
+    assert f"第 {later[0].id} 号记录" in caplog.text and len(list(store.iterdir())) == 1  # nothing anchored

@@ -219,7 +219,9 @@ def test_staff_inbox_shows_and_marks_alert_messages(client, accept, people, djan
     accept(date(2026, 11, 3))
     run_alerts(date(2026, 11, 6))  # a second digest
     client.force_login(people["reviewer"].user)
-    with django_assert_max_num_queries(8):
+    # marking the page read is the inbox service's (row lock, update, its audit entry): a fixed number of
+    # queries whatever the number of messages
+    with django_assert_max_num_queries(13):
         r = client.get("/console/supervision/messages/")
     assert r.status_code == 200 and "黄牌预警" in r.content.decode()
     assert 'href="/console/supervision/alerts/">查看预警督办' in r.content.decode()

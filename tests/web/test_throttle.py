@@ -286,6 +286,7 @@ def test_api_token_creation_is_rate_limited(shared_cache, clock, person):
         assert c.post("/api/v1/tokens", {"name": f"t{n}"}, content_type="application/json").status_code == 201
     r = c.post("/api/v1/tokens", {"name": "t10"}, content_type="application/json")
     assert r.status_code == 429 and r.json()["code"] == "too_many_requests"
+    assert 0 < int(r["Retry-After"]) <= 3600  # the window began with the first token of the hour
     from bianmin.core.models import ApiToken
 
     assert ApiToken.objects.filter(user=person).count() == 10

@@ -15,9 +15,9 @@ import datetime as dt
 import io
 import logging
 import re
-import zipfile
 from dataclasses import dataclass
 
+from . import zipcheck
 from .errors import DomainError, ValidationError
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 MAX_FILE_BYTES = 10 * 1024 * 1024          # the upload itself
 MAX_UNCOMPRESSED_BYTES = 300 * 1024 * 1024  # what the zip may unpack to (zip bombs)
 MAX_ZIP_ENTRIES = 10_000
+MAX_XLSX_RATIO = 1000  # what one sheet's XML may expand to, compared with its compressed size
 MAX_SCANNED_ROWS = 250_000                  # rows looked at, blank ones included
 MAX_COLUMNS = 80
 HEADER_SEARCH_ROWS = 5                      # the header may sit below a title row or two
@@ -110,16 +111,19 @@ def check_magic(head: bytes) -> None:
 def check_xlsx_bytes(data: bytes) -> None:
     """By content, not by name: an .xlsx is a zip holding xl/workbook.xml."""
     check_magic(data[:8])
+    # the one archive check (core.zipcheck: entry names, count, total size, ratio), with the import's codes;
+    # sheets of repeated XML compress far better than uploads, hence the higher ratio
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            infos = zf.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
-        raise _fail("文件已损坏,无法作为 .xlsx 打开", "invalid_file") from None
+        infos = zipcheck.check_zip(io.BytesIO(data), max_total=MAX_UNCOMPRESSED_BYTES, max_entries=MAX_ZIP_ENTRIES,
+                                   max_ratio=MAX_XLSX_RATIO, verify=False, field=None, label="Excel 文件")
+    except ValidationError as exc:
+        too_big = exc.code in ("zip_too_large", "zip_too_many_entries", "zip_ratio_too_high")
+        raise _fail("文件解压后过大,请拆分后分批导入" if too_big else
+                    ("文件已损坏,无法作为 .xlsx 打开" if exc.code == "zip_damaged" else exc.message),
+                    "file_too_large" if too_big else "invalid_file") from None
     names = {i.filename.lower() for i in infos}
     if "xl/workbook.xml" not in names or "[content_types].xml" not in names:
         raise _fail("这是压缩文件但不是 Excel 工作簿(.xlsx)", "invalid_file")
-    if sum(i.file_size for i in infos) > MAX_UNCOMPRESSED_BYTES or len(infos) > MAX_ZIP_ENTRIES:
-        raise _fail("文件解压后过大,请拆分后分批导入", "file_too_large")
 
 
 def open_workbook(data: bytes):

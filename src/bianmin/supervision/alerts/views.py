@@ -9,10 +9,10 @@ from django import forms
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.shortcuts import render
-from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from bianmin.cases import clock
+from bianmin.cases import services as case_services
 from bianmin.cases.console_views import CLOCK_CLASS, staff_console
 from bianmin.cases.models import Message
 from bianmin.org.models import Department, Role
@@ -88,5 +88,5 @@ def inbox(request):
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     unread = [m.pk for m in page.object_list if m.read_at is None]
     if unread:
-        Message.objects.filter(pk__in=unread, recipient=request.user).update(read_at=timezone.now())
+        case_services.mark_messages_read(recipient=request.user, message_ids=unread)
     return render(request, "supervision/alerts/inbox.html", {"page": page, "unread_ids": set(unread), "nav": "inbox"})

@@ -23,6 +23,7 @@ from bianmin.cases import clock
 from bianmin.core.xlsx import Column
 from bianmin.core.xlsx import add_sheet as _sheet
 from bianmin.core.xlsx import append_row as _append
+from bianmin.core.xlsx import cell_value
 from bianmin.core.errors import ValidationError
 from bianmin.core.pagination import paginate
 from bianmin.org.models import Department, Level, Region
@@ -255,8 +256,8 @@ def _export_table(request, tables: dict, fig: kpis.Figures) -> HttpResponse:
     for row in tables[name]:
         _append(ws, columns, {k: _pct_cell(v) for k, v in row.items()})
     note = wb.create_sheet("说明")
-    note.append(["范围", fig.scope.label])
-    note.append(["期间", fig.period.label])
+    note.append(["范围", cell_value(fig.scope.label)])  # text never becomes a formula (core.xlsx)
+    note.append(["期间", cell_value(fig.period.label)])
     note.append(["导出日期", clock.today().isoformat()])
     return _xlsx_response(wb, f"效能监督-{title}-{fig.period.first_month:%Y%m}-{fig.period.last_month:%Y%m}.xlsx")
 
