@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from bianmin.org.models import Role
-from bianmin.supervision import tracker
+from bianmin.supervision.tracker import services as tracker
 from bianmin.supervision.models import PlanTask
 from tests.conftest import make_department, make_staff
 
