@@ -159,7 +159,7 @@ def licences(request):
         by_licence.setdefault(link.licence_id, []).append(link)
     today = clock.today()
     cards = [{"licence": lic, "links": by_licence.get(lic.pk, []), "fields": sharing.field_choices(lic),
-              "current": lic.status == LicenceStatus.VALID and (lic.valid_until is None or lic.valid_until >= today),
+              "current": licence_selectors.is_current(lic, today),
               "ending": lic.valid_until is not None and lic.status == LicenceStatus.VALID
               and lic.valid_until <= today + timedelta(days=RENEWAL_DAYS)} for lic in rows]
     context = {"applicant": applicant, "cards": cards, "verified": applicant.is_verified, "durations": sharing.DURATIONS, "default_fields": sharing.DEFAULT_FIELDS,

@@ -114,11 +114,14 @@ def login_view(request):
         if form.is_valid():
             # authenticate() runs the one login throttle (core.throttle.ThrottledModelBackend)
             user = authenticate(request, username=form.cleaned_data["id_number"], password=form.cleaned_data["password"])
+            if user is not None and getattr(user, "applicant", None) is None:
+                # a staff account here: the answer of a wrong password, counted like one, so that this
+                # entrance tells no one that a staff password was right (the console's rule, mirrored)
+                throttle.refuse_login(request, user.get_username())
+                user = None
             if user is None:
                 wait = getattr(request, "login_wait", 0)
                 error, status = (throttle.wait_message(wait), 429) if wait else ("证件号码或密码不正确。", 400)
-            elif getattr(user, "applicant", None) is None:
-                error, status = "该账号是工作人员账号,不能在此以办事人身份登录。请使用“工作人员登录”入口。", 403
             else:
                 login(request, user)
                 return redirect(next_url)

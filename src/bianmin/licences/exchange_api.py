@@ -26,7 +26,7 @@ from bianmin.core.errors import DomainError, NotFound, ValidationError
 from bianmin.core.identities import mask_person_name, validate_identity
 
 from . import exchange, selectors
-from .models import ExchangeClient, Licence, LicenceStatus
+from .models import ExchangeClient, Licence
 
 router = Router(tags=["数据共享"])
 
@@ -91,8 +91,7 @@ HOLDER_FIELDS = set(HolderQueryIn.model_fields)
 
 
 def licence_out(licence: Licence, today: date) -> dict:
-    current = (licence.status == LicenceStatus.VALID and licence.valid_from <= today
-               and (licence.valid_until is None or licence.valid_until >= today))
+    current = selectors.is_current(licence, today)
     t = licence.licence_type
     return {
         "identifier": licence.identifier, "licence_type": {"code": t.code, "type_code": t.type_code, "name": t.name},

@@ -96,7 +96,7 @@ def _today() -> date:
 
 
 def licence_out(licence, today: date) -> dict:
-    current = licence.status == "valid" and licence.valid_from <= today and (licence.valid_until is None or licence.valid_until >= today)
+    current = selectors.is_current(licence, today)
     return {
         "identifier": licence.identifier, "licence_type": licence.licence_type.name, "type_code": licence.licence_type.code,
         "name": licence.name, "number": licence.number, "holder_name": licence.holder_name, "issuer_name": licence.issuer_name,

@@ -20,8 +20,14 @@ LIST_RELATED = ("licence_type", "issuer")
 
 
 def current(on: date) -> Q:
-    """Valid on `on`: status valid, inside its validity period (an open end means long-term)."""
+    """Valid on `on`: status valid, inside its validity period (an open end means long-term). T6."""
     return Q(status=LicenceStatus.VALID, valid_from__lte=on) & (Q(valid_until__isnull=True) | Q(valid_until__gte=on))
+
+
+def is_current(licence: Licence, on: date) -> bool:
+    """The same rule as `current`, for one licence in hand (pages and API rows). T6."""
+    return (licence.status == LicenceStatus.VALID and licence.valid_from <= on
+            and (licence.valid_until is None or licence.valid_until >= on))
 
 
 def holder_q(holder) -> Q:
