@@ -212,3 +212,23 @@ def test_the_periodic_tick_expires_licences(issue, monkeypatch):
     assert tasks.tick()["licences_expired"] == 0
     ending.refresh_from_db()
     assert ending.status == LicenceStatus.EXPIRED
+
+
+def test_is_current_is_the_rule_of_the_current_query():
+    """One rule (T6): the predicate for one licence answers as `selectors.current` filters; a licence whose
+    validity begins tomorrow is not current yet (the personal page said it was)."""
+    from datetime import date
+
+    from bianmin.licences import selectors
+    from bianmin.licences.models import Licence, LicenceStatus
+
+    on = date(2026, 12, 7)
+    cases = [
+        (LicenceStatus.VALID, date(2026, 1, 1), None, True),                 # long-term
+        (LicenceStatus.VALID, date(2026, 1, 1), date(2026, 12, 7), True),    # its last day
+        (LicenceStatus.VALID, date(2026, 1, 1), date(2026, 12, 6), False),   # ended yesterday
+        (LicenceStatus.VALID, date(2026, 12, 8), None, False),               # begins tomorrow
+        (LicenceStatus.REVOKED, date(2026, 1, 1), None, False),
+    ]
+    for status, start, end, expected in cases:
+        assert selectors.is_current(Licence(status=status, valid_from=start, valid_until=end), on) is expected
