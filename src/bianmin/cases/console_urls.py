@@ -12,6 +12,7 @@ urlpatterns = [
     path("tasks/", views.tasks, name="tasks"),
     path("handovers/", views.handovers, name="handovers"),
     path("handovers/<int:pk>/claim/", views.claim, name="claim"),
+    path("files/<int:file_id>/", views.case_file, name="file"),  # before <number>/<action>/, which "files/1/" would match
     path("<str:number>/", views.detail, name="detail"),
     path("<str:number>/<slug:action>/", views.case_action, name="action"),
 ]

@@ -14,8 +14,9 @@ Accepted: PDF, JPEG, PNG and OFD (GB/T 33190: a zip whose entries include OFD.xm
   CRCs) and must hold OFD.xml.
 
 The user's file name never reaches the storage; it is kept, cleaned and with the extension of the
-type we found, as the label shown on pages and given to downloads. Downloads are always attachments
-with `X-Content-Type-Options: nosniff`. `sweep` (cases.tasks.sweep_files, from `bianmin tick` and
+type we found, as the label shown on pages and given to downloads. Downloads are attachments, except
+images and PDFs the staff console shows inline (`opens_inline`), always with `X-Content-Type-Options:
+nosniff` and a sandboxing Content-Security-Policy. `sweep` (cases.tasks.sweep_files, from `bianmin tick` and
 Celery beat) removes stored files that no row names and temporary upload files a killed worker left.
 """
 
@@ -67,6 +68,7 @@ KINDS = {  # ext -> (content type, label)
     "png": ("image/png", "PNG 图片"),
     "ofd": ("application/ofd", "OFD 版式文件"),
 }
+INLINE_KINDS = frozenset({"pdf", "jpg", "png"})  # what a browser shows by itself
 SUFFIXES = {"pdf": (".pdf",), "jpg": (".jpg", ".jpeg"), "png": (".png",), "ofd": (".ofd",)}
 ALLOWED_LABEL = "PDF、JPG、PNG 或 OFD"
 # Roles that handle or supervise cases. 事项管理 (catalog_admin) keeps the catalog and never needs an
@@ -398,13 +400,21 @@ def open_for(user, file_id) -> UploadedFile:
     return record
 
 
-def download_response(record: UploadedFile) -> FileResponse:
-    """The stored file streamed as an attachment: the type and extension we found, never the user's;
-    nosniff, no caching, and a sandbox should a browser render it anyway."""
+def opens_inline(record: UploadedFile) -> bool:
+    """Whether a browser shows this file itself (images, PDFs) rather than saving it (OFD: no browser
+    reads it). By the type we found, which is the stored name's extension."""
+    return record.path.rsplit(".", 1)[-1] in INLINE_KINDS if STORED_NAME.fullmatch(record.path or "") else False
+
+
+def download_response(record: UploadedFile, *, inline: bool = False) -> FileResponse:
+    """The stored file streamed as an attachment, or shown in the browser when `inline` is asked and the
+    type is one a browser shows (`opens_inline`; 12.1, the staff console's preview): the type and
+    extension we found, never the user's; nosniff, no caching, and a sandbox (no script, no plugin
+    running in our origin) whichever way a browser renders it."""
     ext = record.path.rsplit(".", 1)[-1] if STORED_NAME.fullmatch(record.path or "") else ""
     fh = open_stored(record)
-    response = FileResponse(fh, as_attachment=True, filename=label_for(record.original_name, ext),
-                            content_type=KINDS[ext][0])
+    response = FileResponse(fh, as_attachment=not (inline and opens_inline(record)),
+                            filename=label_for(record.original_name, ext), content_type=KINDS[ext][0])
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
