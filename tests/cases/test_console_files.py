@@ -174,9 +174,9 @@ def test_the_case_page_links_every_file_under_its_material_with_its_state(people
     case, f = case_files
     html = as_user(people["reviewer"].user).get(f"{BASE}{case.number}/").content.decode()
     png_size = f"{round(f['png'].size / 1024)} KB" if f["png"].size >= 1024 else f"{f['png'].size} 字节"
-    assert f'<a href="/console/cases/files/{f["png"].pk}/">查看 营业执照.png(PNG,{png_size})</a>' in html
-    assert f'<a href="/console/cases/files/{f["pdf"].pk}/">查看 申请书.pdf(PDF,' in html
-    assert f'<a href="/console/cases/files/{f["ofd"].pk}/" download>下载 管理制度.ofd(OFD,' in html
+    assert f'<a href="/console/cases/files/{f["png"].pk}/">查看 营业执照.png（PNG，{png_size}）</a>' in html
+    assert f'<a href="/console/cases/files/{f["pdf"].pk}/">查看 申请书.pdf（PDF，' in html
+    assert f'<a href="/console/cases/files/{f["ofd"].pk}/" download>下载 管理制度.ofd（OFD，' in html
     # each link in its material's row, after the material's state
     for material, record in (("食品经营许可申请书", f["pdf"]), ("营业执照", f["png"]), ("食品安全管理制度文本", f["ofd"])):
         row = html[html.index(f'<th scope="row">{material}</th>'):]
