@@ -70,3 +70,43 @@ def test_an_item_without_a_licence_links_only_the_letter(citizen, people, make_i
     case = _decide(people, _submitted(people, make_item(audience="both")))
     html = citizen.get(f"/my/cases/{case.number}/").content.decode()
     assert f'href="/my/cases/{case.number}/decision.pdf"' in html and "下载电子证照" not in html
+
+
+# ----------------------------------------------------------------------------- the clock before acceptance
+
+def test_a_supplement_before_acceptance_does_not_say_the_clock_stops(citizen, people, make_item):
+    item = make_item(audience="both")
+    case = _submitted(people, item)
+    services.request_supplement(case, actor=people["clerk"].user, missing_ids=[case.materials.first().pk], note="请上传清晰件")
+    section = citizen.get(f"/my/cases/{case.number}/").content.decode().split('id="asked-title"')[1].split("</section>")[0]
+    assert "尚未开始计时" in section and "不计入办理时限" not in section and "暂停" not in section
+
+    accepted = services.accept_case(_submitted(people, item), actor=people["clerk"].user)  # in review: the clock runs, then stops
+    services.request_supplement(accepted, actor=people["reviewer"].user, missing_ids=[accepted.materials.first().pk])
+    html = citizen.get(f"/my/cases/{accepted.number}/").content.decode()
+    assert "补正期间不计入办理时限" in html and "暂停计时" in html and "尚未开始计时" not in html
+
+
+# ----------------------------------------------------------------------------- staff and applicants apart
+
+def test_the_my_cases_link_is_for_applicants_and_visitors_not_staff(client, people):
+    assert '>我的办件</a>' in client.get("/").content.decode()  # a visitor: it leads to the login
+    client.force_login(people["citizen_user"])
+    assert '>我的办件</a>' in client.get("/").content.decode()
+    client.force_login(people["clerk"].user)
+    html = client.get("/").content.decode()
+    assert '>我的办件</a>' not in html and 'href="/my/"' not in html and ">工作台</a>" in html
+
+
+@pytest.mark.parametrize("path", ["/console/", "/console/cases/", "/console/catalog/", "/console/supervision/"])
+def test_an_applicant_is_kept_out_of_the_console(citizen, people, path):
+    r = citizen.get(path)
+    html = r.content.decode()
+    assert r.status_code == 403 and "工作台仅供工作人员使用" in html and 'href="/my/"' in html and 'href="/console/login/"' in html
+    assert "退出" in html
+
+
+def test_the_console_login_stays_open_and_staff_still_get_in(client, citizen, people):
+    assert citizen.get("/console/login/").status_code == 200
+    client.force_login(people["clerk"].user)
+    assert client.get("/console/").status_code == 200
