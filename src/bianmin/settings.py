@@ -134,6 +134,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "bianmin.web.middleware.AdminNetworkMiddleware",  # 404 for /admin/ from elsewhere (the 404 page needs request.user)
     "bianmin.web.middleware.StaffSessionIdleMiddleware",
+    "bianmin.web.middleware.ApplicantsOutOfConsoleMiddleware",  # after the idle logout, which may make the user anonymous
     "django.contrib.messages.middleware.MessageMiddleware",
     "bianmin.web.middleware.RejectNulMiddleware",  # needs request.user for the error page
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

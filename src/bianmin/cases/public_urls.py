@@ -25,6 +25,7 @@ urlpatterns = [
     path("my/ratings/", personal_views.ratings, name="my_ratings"),
     path("my/messages/", views.inbox, name="messages"),
     path("my/cases/<str:number>/", views.case_detail, name="case"),
+    path("my/cases/<str:number>/decision.pdf", views.decision_letter, name="decision_letter"),
     path("my/cases/<str:number>/submitted/", views.submitted, name="submitted"),
     path("my/cases/<str:number>/supplement/", views.supplement, name="supplement"),
     path("my/cases/<str:number>/pending/<int:cm_id>/", views.pending_material, name="pending"),

@@ -14,7 +14,7 @@ from functools import wraps
 from django.contrib import messages as flash
 from django.contrib.auth import authenticate, login, logout
 from django.db.models import Prefetch
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -23,9 +23,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from bianmin.catalog import selectors as catalog_selectors
 from bianmin.core import throttle
 from bianmin.core.errors import DomainError, NotFound, ValidationError
+from bianmin.licences import selectors as licence_selectors
 from bianmin.org.models import Level
 
-from . import clock, files, identity, oidc, reuse, selectors, services
+from . import clock, files, identity, letters, oidc, reuse, selectors, services
 from .forms import (
     ActivateForm,
     ContactForm,
@@ -478,7 +479,13 @@ def _case_context(request, case, **extra):
     except Delivery.DoesNotExist:
         delivery = None
     inbox = list(Message.objects.filter(recipient=request.user, case=case)[:50])
+    decided = _has_decision(case)
     context = {
+        # what the decision message promises (issue 12): the letter, and the licence the approval issued,
+        # found as the personal licence page finds it (licences.selectors.holder_q: verified holders only)
+        "decision_letter": decided,
+        "licence": licence_selectors.holder_licences(_applicant(request)).filter(case_number=case.number).first()
+        if decided and case.approved else None,
         "case": case, "clock": clock.clock(case), "materials": materials, "events": list(case.events.all()),
         "missing": [cm for cm in materials if cm.state == CaseMaterial.State.MISSING] if case.status == CaseStatus.SUPPLEMENT else [],
         "pending": [cm for cm in materials if cm.state == CaseMaterial.State.PENDING]
@@ -495,6 +502,11 @@ def _case_or_404(request, number):
     return selectors.case_for_applicant(request.user, number)
 
 
+def _has_decision(case) -> bool:
+    """A decision letter exists once the case is decided either way (the API's rule for `decision_letter`)."""
+    return case.approved is not None
+
+
 @applicant_required
 def case_detail(request, number):
     try:
@@ -502,6 +514,21 @@ def case_detail(request, number):
     except NotFound as exc:
         return _domain_error(request, exc)
     return render(request, "cases/public/case.html", _case_context(request, case))
+
+
+@applicant_required
+def decision_letter(request, number):
+    """决定书 (PDF) of the applicant's own decided case; anyone else's, or one not decided yet, is 404."""
+    try:
+        case = _case_or_404(request, number)
+        if not _has_decision(case):
+            raise NotFound("该办件尚未作出决定,暂无决定书。", code="not_decided")
+    except NotFound as exc:
+        return _domain_error(request, exc)
+    response = HttpResponse(letters.decision_letter_pdf(case), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="decision-{case.number}.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 def _case_action(request, number, act):

@@ -1,4 +1,5 @@
-"""Request guards: NUL characters, idle staff sessions, the admin's network restriction.
+"""Request guards: NUL characters, idle staff sessions, the admin's network restriction, applicants
+kept out of the staff console.
 
 Refuse NUL characters before any view sees them.
 
@@ -116,3 +117,37 @@ def _admin_allowed(request) -> bool:
     ip = getattr(ip, "ipv4_mapped", None) or ip
     networks = (ipaddress.ip_network(n, strict=False) for n in settings.ADMIN_ALLOWED_NETWORKS)
     return any(ip.version == n.version and ip in n for n in networks)
+
+
+# ----------------------------------------------------------------------------- applicants out of the console
+
+CONSOLE_PREFIX = "/console/"
+CONSOLE_OPEN = ("/console/login/", "/console/logout/")  # the staff entrance itself stays reachable
+
+
+def is_applicant_only(user) -> bool:
+    """An applicant's account (citizen or enterprise) that is neither staff nor an administrator."""
+    from bianmin.core.admin_site import is_admin
+
+    return (user.is_authenticated and getattr(user, "applicant", None) is not None
+            and getattr(user, "staff", None) is None and not is_admin(user) and not user.is_staff)
+
+
+class ApplicantsOutOfConsoleMiddleware:
+    """Issue 12: a logged-in applicant who opens a console page gets a Chinese 403 page pointing to
+    我的办件 and the staff entrance, never a console page (the console views check staff roles,
+    but its home and menus would otherwise render for any logged-in account)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        path = request.path
+        if path.startswith(CONSOLE_PREFIX) and not path.startswith(CONSOLE_OPEN) and is_applicant_only(request.user):
+            return render(request, "web/error.html", {
+                "status": 403, "title": "工作台仅供工作人员使用",
+                "message": "您当前登录的是办事人账号,不能进入工作人员工作台。办理个人或企业事项请到“我的办件”;"
+                           "如您是工作人员,请先退出,再从工作人员登录入口使用工作账号登录。",
+                "links": [{"href": "/my/", "label": "前往我的办件"}, {"href": "/console/login/", "label": "工作人员登录"}],
+            }, status=403)
+        return self.get_response(request)
