@@ -42,3 +42,10 @@ def revoke_token(token_id: int, *, user) -> ApiToken:
             row.revoked = True
             audit.record("api_token.revoke", actor=user, obj=row, data={"name": row.name})
     return row
+
+
+def stamp_token_use(token: ApiToken, *, now) -> None:
+    """Record when a token was last used (shown to its owner). No audit entry: it is a usage stamp on
+    the hot path of every API call, written at most once per LAST_USED_RESOLUTION, not a business act."""
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    token.last_used_at = now

@@ -52,8 +52,9 @@ class BearerAuth(HttpBearer):
                 cache.set(key, row, tokens.TOKEN_CACHE_SECONDS)
         now = timezone.now()
         if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
-            ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
-            row.last_used_at = now
+            from bianmin.core import services as core_services  # services import this module's neighbours
+
+            core_services.stamp_token_use(row, now=now)
             if shared:
                 cache.set(key, row, tokens.TOKEN_CACHE_SECONDS)
         request.user = row.user
